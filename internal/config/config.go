@@ -1,0 +1,126 @@
+// Package config loads Shopflow's process configuration from the environment.
+//
+// Every setting has a documented default that matches `make up`, so a bare `shopflow serve`
+// on a developer machine needs no variables. Load reports every bad setting at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Contexts are the bounded contexts a process can host, in saga order.
+var Contexts = []string{"orders", "inventory", "payments"}
+
+// Config is the whole process configuration. Field tags name the environment variable and
+// its default.
+type Config struct {
+	// LogLevel is debug, info, warn or error.
+	LogLevel slog.Level `env:"SHOPFLOW_LOG_LEVEL" envDefault:"info"`
+	// HTTPAddr is where the HTTP API (write and read routes, health, metrics) listens.
+	HTTPAddr string `env:"SHOPFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	// Contexts lists the bounded contexts this process runs; all of them by default.
+	Contexts []string `env:"SHOPFLOW_CONTEXTS" envDefault:"orders,inventory,payments" envSeparator:","`
+	// DatabaseURLs holds one Postgres URL per context (database per service).
+	OrdersDatabaseURL    string `env:"SHOPFLOW_ORDERS_DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/orders"`
+	InventoryDatabaseURL string `env:"SHOPFLOW_INVENTORY_DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/inventory"`
+	PaymentsDatabaseURL  string `env:"SHOPFLOW_PAYMENTS_DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/payments"`
+	// KafkaBrokers are the seed brokers.
+	KafkaBrokers []string `env:"SHOPFLOW_KAFKA_BROKERS" envDefault:"127.0.0.1:9092" envSeparator:","`
+	// KafkaPartitions is the partition count of the topics Shopflow creates.
+	KafkaPartitions int32 `env:"SHOPFLOW_KAFKA_PARTITIONS" envDefault:"6"`
+	// ElasticsearchURLs are the Elasticsearch HTTP endpoints.
+	ElasticsearchURLs []string `env:"SHOPFLOW_ES_URLS" envDefault:"http://127.0.0.1:9200" envSeparator:","`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
+	ShutdownTimeout time.Duration `env:"SHOPFLOW_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+}
+
+// Load reads the environment and validates the result. The error lists every problem.
+func Load() (Config, error) {
+	cfg, err := env.ParseAs[Config]()
+	if err != nil {
+		return cfg, errors.Join(nameVariables(err), cfg.Validate())
+	}
+	return cfg, cfg.Validate()
+}
+
+// nameVariables rewrites the parser's errors, which name Go struct fields, to name the
+// environment variable the user has to fix.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	errs := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				e = fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err)
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// DatabaseURL returns the Postgres URL of a bounded context.
+func (c Config) DatabaseURL(context string) string {
+	switch context {
+	case "orders":
+		return c.OrdersDatabaseURL
+	case "inventory":
+		return c.InventoryDatabaseURL
+	case "payments":
+		return c.PaymentsDatabaseURL
+	}
+	return ""
+}
+
+// Validate checks every setting and joins all problems into one error naming each variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
+		bad("SHOPFLOW_HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
+	}
+	if len(c.Contexts) == 0 {
+		bad("SHOPFLOW_CONTEXTS", "must name at least one of %v", Contexts)
+	}
+	for _, ctx := range c.Contexts {
+		if !slices.Contains(Contexts, ctx) {
+			bad("SHOPFLOW_CONTEXTS", "unknown context %q (known: %v)", ctx, Contexts)
+		}
+	}
+	for _, ctx := range Contexts {
+		name := "SHOPFLOW_" + strings.ToUpper(ctx) + "_DATABASE_URL"
+		if u, err := url.Parse(c.DatabaseURL(ctx)); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad(name, "want a postgres:// URL, got %q", c.DatabaseURL(ctx))
+		}
+	}
+	if len(c.KafkaBrokers) == 0 || slices.Contains(c.KafkaBrokers, "") {
+		bad("SHOPFLOW_KAFKA_BROKERS", "want a comma-separated list of host:port")
+	}
+	if c.KafkaPartitions < 1 || c.KafkaPartitions > 1024 {
+		bad("SHOPFLOW_KAFKA_PARTITIONS", "want 1..1024, got %d", c.KafkaPartitions)
+	}
+	for _, raw := range c.ElasticsearchURLs {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("SHOPFLOW_ES_URLS", "want http(s)://host:port URLs, got %q", raw)
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,40 @@
+// Package elastic builds go-elasticsearch clients and checks cluster health.
+package elastic
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/elastic/go-elasticsearch/v8"
+)
+
+// NewClient returns a client for the given node URLs. The client's product check stays on:
+// it accepts only servers that answer with the X-Elastic-Product header.
+func NewClient(urls []string) (*elasticsearch.Client, error) {
+	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: urls})
+	if err != nil {
+		return nil, fmt.Errorf("elastic: new client: %w", err)
+	}
+	return cl, nil
+}
+
+// Health returns the cluster status (green, yellow or red). It calls /_cluster/health rather
+// than GET /, which the local single-node build does not serve.
+func Health(ctx context.Context, cl *elasticsearch.Client) (string, error) {
+	res, err := cl.Cluster.Health(cl.Cluster.Health.WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("elastic: cluster health: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return "", fmt.Errorf("elastic: cluster health: %s", res.Status())
+	}
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		return "", fmt.Errorf("elastic: decode cluster health: %w", err)
+	}
+	return body.Status, nil
+}
