@@ -1,0 +1,158 @@
+package inventory
+
+import (
+	"fmt"
+
+	"github.com/shopflow/shopflow/domain"
+)
+
+// ProductAggregateType names the Product stream type, for stream ids and topics.
+const ProductAggregateType = "product"
+
+// HoldState is the state of a product's stock hold for one order.
+type HoldState string
+
+// Hold states.
+const (
+	// HoldReserved: the order holds the units.
+	HoldReserved HoldState = "reserved"
+	// HoldReleased: the units went back to available.
+	HoldReleased HoldState = "released"
+	// HoldFailed: the reservation failed; nothing was held.
+	HoldFailed HoldState = "failed"
+)
+
+// StockHold is what a product did for one order.
+type StockHold struct {
+	Quantity       int64
+	UnitPriceCents int64
+	State          HoldState
+}
+
+// Product is the product aggregate. Create one with [RegisterProduct] or
+// rehydrate it with [LoadProduct]; the zero value is not usable. Not safe
+// for concurrent use.
+type Product struct {
+	root        domain.Root
+	sku         string
+	name        string
+	description string
+	priceCents  int64
+	currency    string
+	available   int64
+	reserved    int64
+	holds       map[string]StockHold // by order id
+}
+
+// LoadProduct rehydrates a product from its stream's events, oldest first,
+// without running any command validation. It returns an error wrapping
+// domain.ErrNotFound for an empty history, and one wrapping
+// domain.ErrInvalidHistory or domain.ErrUnknownEventType for a stream that
+// is not a valid product history.
+func LoadProduct(history []domain.Event) (*Product, error) {
+	if len(history) == 0 {
+		return nil, fmt.Errorf("product: %w", domain.ErrNotFound)
+	}
+	p := &Product{}
+	if err := p.root.Load(history, p.apply); err != nil {
+		return nil, fmt.Errorf("load product: %w", err)
+	}
+	return p, nil
+}
+
+// ID returns the product id.
+func (p *Product) ID() string { return p.root.ID() }
+
+// Version returns the stream version including recorded changes (see domain.Root.Version).
+func (p *Product) Version() int64 { return p.root.Version() }
+
+// CommittedVersion returns the expected version for appending Changes.
+func (p *Product) CommittedVersion() int64 { return p.root.CommittedVersion() }
+
+// Changes returns the events recorded since loading, oldest first.
+func (p *Product) Changes() []domain.Event { return p.root.Changes() }
+
+// MarkCommitted forgets the recorded changes after a successful append.
+func (p *Product) MarkCommitted() { p.root.MarkCommitted() }
+
+// SKU returns the stock keeping unit.
+func (p *Product) SKU() string { return p.sku }
+
+// Name returns the product name.
+func (p *Product) Name() string { return p.name }
+
+// Description returns the product description.
+func (p *Product) Description() string { return p.description }
+
+// PriceCents returns the unit price in minor units.
+func (p *Product) PriceCents() int64 { return p.priceCents }
+
+// Currency returns the price's ISO 4217 code.
+func (p *Product) Currency() string { return p.currency }
+
+// Available returns the units free to reserve.
+func (p *Product) Available() int64 { return p.available }
+
+// Reserved returns the units held by orders.
+func (p *Product) Reserved() int64 { return p.reserved }
+
+// Hold returns what the product did for an order, if anything.
+func (p *Product) Hold(orderID string) (StockHold, bool) {
+	h, ok := p.holds[orderID]
+	return h, ok
+}
+
+// apply is the only code that changes a Product's state.
+func (p *Product) apply(e domain.Event) error {
+	if r, ok := e.(ProductRegistered); ok {
+		if p.root.ID() != "" {
+			return fmt.Errorf("%w: product %s registered twice", domain.ErrInvalidHistory, p.root.ID())
+		}
+		p.root.SetID(r.ProductID)
+		p.sku, p.name, p.description = r.SKU, r.Name, r.Description
+		p.priceCents, p.currency, p.available = r.PriceCents, r.Currency, r.InitialStock
+		p.holds = make(map[string]StockHold)
+		return nil
+	}
+	if p.root.ID() == "" {
+		return fmt.Errorf("%w: %s before %s", domain.ErrInvalidHistory, e.EventType(), TypeProductRegistered)
+	}
+	return p.applyChange(e)
+}
+
+// applyChange applies the events that follow ProductRegistered. On error
+// the aggregate is discarded, so the order of the state change and the
+// ownership check does not matter.
+func (p *Product) applyChange(e domain.Event) error {
+	switch e := e.(type) {
+	case StockAdded:
+		p.available += e.Quantity
+		return p.owns(e.ProductID)
+	case StockReserved:
+		p.available -= e.Quantity
+		p.reserved += e.Quantity
+		p.holds[e.OrderID] = StockHold{Quantity: e.Quantity, UnitPriceCents: e.UnitPriceCents, State: HoldReserved}
+		return p.owns(e.ProductID)
+	case StockReservationFailed:
+		p.holds[e.OrderID] = StockHold{Quantity: e.Quantity, State: HoldFailed}
+		return p.owns(e.ProductID)
+	case StockReleased:
+		p.available += e.Quantity
+		p.reserved -= e.Quantity
+		h := p.holds[e.OrderID]
+		h.State = HoldReleased
+		p.holds[e.OrderID] = h
+		return p.owns(e.ProductID)
+	default:
+		return fmt.Errorf("product: %w %q", domain.ErrUnknownEventType, e.EventType())
+	}
+}
+
+// owns checks that an event's product id is this product's.
+func (p *Product) owns(productID string) error {
+	if productID != p.root.ID() {
+		return fmt.Errorf("%w: event for product %s in stream of product %s",
+			domain.ErrInvalidHistory, productID, p.root.ID())
+	}
+	return nil
+}

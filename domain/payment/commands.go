@@ -1,0 +1,117 @@
+package payment
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/shopflow/shopflow/domain"
+)
+
+// Limits of accounts.
+const (
+	MaxName = 200
+	// MaxEmail is in bytes, as in RFC 5321.
+	MaxEmail = 254
+	// MaxDepositCents is the largest single deposit.
+	MaxDepositCents int64 = 1_000_000_000_000
+	// MaxBalanceCents is the largest balance deposits may reach (refunds may
+	// exceed it: they only give back money that was there).
+	MaxBalanceCents int64 = 1_000_000_000_000_000
+)
+
+// ErrBalanceLimit is returned by Deposit when the balance would exceed MaxBalanceCents.
+var ErrBalanceLimit = &domain.RuleError{
+	Code:    "balance_limit_exceeded",
+	Message: fmt.Sprintf("a balance holds at most %d cents", MaxBalanceCents),
+}
+
+// Open opens a customer account with a zero balance, recording
+// [AccountOpened]. It returns a *domain.ValidationError listing every
+// invalid field: customer_id non-empty; name non-blank, at most MaxName
+// characters; email at most MaxEmail bytes (RFC 5321), with exactly one "@", text
+// on both sides and no white space or control characters. Email uniqueness
+// spans accounts and is not checked here.
+func Open(customerID, name, email string) (*Account, error) {
+	var v domain.ValidationError
+	v.Check(customerID != "", "customer_id", "is required")
+	v.Required("name", name, MaxName)
+	v.Check(plausibleEmail(email), "email", fmt.Sprintf("must be an email address of at most %d bytes", MaxEmail))
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	a := &Account{}
+	a.root.Record(AccountOpened{CustomerID: customerID, Name: name, Email: email}, a.apply)
+	return a, nil
+}
+
+// plausibleEmail reports whether s looks like an email address. Deliverability
+// is the only real check; this one catches typos.
+func plausibleEmail(s string) bool {
+	local, domainPart, ok := strings.Cut(s, "@")
+	return ok && len(s) <= MaxEmail && local != "" && domainPart != "" &&
+		!strings.Contains(domainPart, "@") &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+}
+
+// Deposit adds amountCents to the balance, recording [FundsDeposited].
+// amountCents must be from 1 to MaxDepositCents (else
+// *domain.ValidationError) and the balance may not exceed MaxBalanceCents
+// (else [ErrBalanceLimit]).
+func (a *Account) Deposit(amountCents int64) error {
+	if amountCents <= 0 || amountCents > MaxDepositCents {
+		var v domain.ValidationError
+		v.Add("amount_cents", fmt.Sprintf("must be from 1 to %d", MaxDepositCents))
+		return v.Err()
+	}
+	if amountCents > MaxBalanceCents-a.balance {
+		return fmt.Errorf("deposit to account %s: %w", a.ID(), ErrBalanceLimit)
+	}
+	a.root.Record(FundsDeposited{CustomerID: a.ID(), AmountCents: amountCents}, a.apply)
+	return nil
+}
+
+// Capture charges an order's amount, recording [PaymentCaptured], or
+// [PaymentDeclined] with insufficient_funds if the balance is smaller (a
+// fact, not an error). A zero amount (an order of free products) is
+// captured. If the account has already handled the order (captured,
+// declined or refunded) it records nothing and returns nil. orderID must be
+// non-empty and amountCents not negative (else *domain.ValidationError).
+func (a *Account) Capture(orderID string, amountCents int64) error {
+	var v domain.ValidationError
+	v.Check(orderID != "", "order_id", "is required")
+	v.Check(amountCents >= 0, "amount_cents", "must not be negative")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if _, handled := a.payments[orderID]; handled {
+		return nil
+	}
+	if amountCents > a.balance {
+		a.root.Record(PaymentDeclined{CustomerID: a.ID(), OrderID: orderID, Reason: ReasonInsufficientFunds}, a.apply)
+		return nil
+	}
+	a.root.Record(PaymentCaptured{CustomerID: a.ID(), OrderID: orderID, AmountCents: amountCents}, a.apply)
+	return nil
+}
+
+// Refund compensates a cancelled or timed-out order. A captured payment is
+// refunded in full, recording [PaymentRefunded]. An order the account never
+// handled records [PaymentDeclined] with order_closed, so a capture request
+// arriving later is ignored. A declined or refunded order records nothing
+// and returns nil. orderID must be non-empty (else *domain.ValidationError).
+func (a *Account) Refund(orderID string) error {
+	if orderID == "" {
+		var v domain.ValidationError
+		v.Add("order_id", "is required")
+		return v.Err()
+	}
+	p, handled := a.payments[orderID]
+	switch {
+	case !handled:
+		a.root.Record(PaymentDeclined{CustomerID: a.ID(), OrderID: orderID, Reason: ReasonOrderClosed}, a.apply)
+	case p.State == PaymentStateCaptured:
+		a.root.Record(PaymentRefunded{CustomerID: a.ID(), OrderID: orderID, AmountCents: p.AmountCents}, a.apply)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package payment
+
+import "github.com/shopflow/shopflow/domain"
+
+// Stable event type names. They are stored with every event and published to
+// Kafka: never rename them.
+const (
+	TypeAccountOpened   = "AccountOpened"
+	TypeFundsDeposited  = "FundsDeposited"
+	TypePaymentCaptured = "PaymentCaptured"
+	TypePaymentDeclined = "PaymentDeclined"
+	TypePaymentRefunded = "PaymentRefunded"
+)
+
+// Reason is why a payment was declined.
+type Reason string
+
+// Decline reasons. The orders context rejects with the first two.
+const (
+	ReasonInsufficientFunds Reason = "insufficient_funds"
+	ReasonUnknownCustomer   Reason = "unknown_customer"
+	// ReasonOrderClosed: the order was cancelled or timed out before it was
+	// charged; a later capture request is ignored.
+	ReasonOrderClosed Reason = "order_closed"
+)
+
+// AccountOpened records a new customer account; it creates the stream.
+type AccountOpened struct {
+	CustomerID string `json:"customer_id"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+}
+
+// FundsDeposited records money added to the balance.
+type FundsDeposited struct {
+	CustomerID  string `json:"customer_id"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+// PaymentCaptured records that an order's amount left the balance.
+type PaymentCaptured struct {
+	CustomerID  string `json:"customer_id"`
+	OrderID     string `json:"order_id"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+// PaymentDeclined records that an order will not be charged.
+type PaymentDeclined struct {
+	CustomerID string `json:"customer_id"`
+	OrderID    string `json:"order_id"`
+	Reason     Reason `json:"reason"`
+}
+
+// PaymentRefunded records that a captured order amount went back to the balance.
+type PaymentRefunded struct {
+	CustomerID  string `json:"customer_id"`
+	OrderID     string `json:"order_id"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+// EventType returns TypeAccountOpened.
+func (AccountOpened) EventType() string { return TypeAccountOpened }
+
+// EventType returns TypeFundsDeposited.
+func (FundsDeposited) EventType() string { return TypeFundsDeposited }
+
+// EventType returns TypePaymentCaptured.
+func (PaymentCaptured) EventType() string { return TypePaymentCaptured }
+
+// EventType returns TypePaymentDeclined.
+func (PaymentDeclined) EventType() string { return TypePaymentDeclined }
+
+// EventType returns TypePaymentRefunded.
+func (PaymentRefunded) EventType() string { return TypePaymentRefunded }
+
+// Register adds the payments context's event types to r. It panics if one is
+// already registered (see domain.Registry.Register).
+func Register(r *domain.Registry) {
+	domain.RegisterEvent[AccountOpened](r)
+	domain.RegisterEvent[FundsDeposited](r)
+	domain.RegisterEvent[PaymentCaptured](r)
+	domain.RegisterEvent[PaymentDeclined](r)
+	domain.RegisterEvent[PaymentRefunded](r)
+}
+
+// DeclineUnknownCustomer returns the PaymentDeclined (reason
+// unknown_customer) the saga publishes when an order's customer has no
+// account. No aggregate records it, since there is no account stream to
+// append to: store it where the saga keeps its own outputs (e.g. an outbox
+// row, or a per-order stream such as "payment-decline-<orderID>"), never in
+// the missing customer's account stream, which would block a later Open.
+func DeclineUnknownCustomer(customerID, orderID string) PaymentDeclined {
+	return PaymentDeclined{CustomerID: customerID, OrderID: orderID, Reason: ReasonUnknownCustomer}
+}
