@@ -1,0 +1,40 @@
+# Shopflow: the two commands a newcomer needs are `make up` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+GOTEST_FLAGS ?= -count=1 -timeout 45m
+
+.PHONY: up down status logs clean test unit bench build vet fmt infra
+
+up: ## install and start Postgres, Kafka, Elasticsearch and shopflow; wait until healthy
+	@scripts/stack.sh up
+
+down: ## stop everything `make up` started
+	@scripts/stack.sh down
+
+status: ## health of each component
+	@scripts/stack.sh status
+
+logs: ## where the logs are, and their last lines
+	@scripts/stack.sh logs
+
+clean: down ## stop everything and wipe all local state (data, logs, built jars)
+	rm -rf .shopflow bin dev-tools/*/target
+
+infra: ## start only the servers the tests need
+	@scripts/stack.sh infra
+
+test: infra ## every test, unit and integration, against the real servers
+	SHOPFLOW_REQUIRE_SERVERS=true $(GO) test $(GOTEST_FLAGS) ./...
+
+unit: ## tests that need no server (integration tests skip when servers are down)
+	$(GO) test -count=1 -short ./...
+
+bench: infra ## benchmarks with a raw baseline measured in the same run
+	$(GO) run ./cmd/shopflow-bench
+
+build:
+	$(GO) build -o bin/shopflow ./cmd/shopflow
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

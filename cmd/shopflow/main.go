@@ -1,0 +1,55 @@
+// Command shopflow runs Shopflow's processes and tools.
+//
+//	shopflow serve    run the HTTP API and workers of the contexts in SHOPFLOW_CONTEXTS
+//	shopflow topics   create the Kafka topics (idempotent)
+//
+// Configuration comes from the environment (see internal/config); logs are JSON on stderr.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shopflow/shopflow/internal/config"
+)
+
+const usage = `usage: shopflow <command>
+
+commands:
+  serve    run the HTTP API and the workers of the contexts in SHOPFLOW_CONTEXTS
+  topics   create Shopflow's Kafka topics (idempotent)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shopflow: invalid configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, cfg, log)
+	case "topics":
+		err = topics(ctx, cfg, log)
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		log.Error("shopflow "+os.Args[1]+" failed", "err", err)
+		os.Exit(1)
+	}
+}

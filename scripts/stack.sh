@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Runs Shopflow's whole local stack: PostgreSQL, Kafka, Elasticsearch and the shopflow process.
+# Usage: stack.sh up|infra|down|status|logs
+#   up      install what is missing, start every server and shopflow, wait until healthy
+#   infra   the same without the shopflow process (what `make test` needs)
+#   down    stop everything, shopflow first
+#   status  one line per component; exit 3 when any is down
+#   logs    where each log lives, and the last lines of each
+# Ports: SHOPFLOW_PG_PORT, SHOPFLOW_KAFKA_PORT, SHOPFLOW_KAFKA_CONTROLLER_PORT, SHOPFLOW_ES_PORT,
+# SHOPFLOW_ES_TRANSPORT_PORT, SHOPFLOW_HTTP_PORT (8080).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+S="$REPO_ROOT/scripts"
+
+HTTP_PORT="${SHOPFLOW_HTTP_PORT:-8080}"
+APP_PID="$RUN_DIR/shopflow.pid"
+APP_LOG="$LOG_DIR/shopflow.log"
+
+# The shopflow process is configured from the same ports the servers were started on.
+export SHOPFLOW_HTTP_ADDR="${SHOPFLOW_HTTP_ADDR:-127.0.0.1:$HTTP_PORT}"
+pg="postgres://postgres@127.0.0.1:${SHOPFLOW_PG_PORT:-5432}"
+export SHOPFLOW_ORDERS_DATABASE_URL="${SHOPFLOW_ORDERS_DATABASE_URL:-$pg/orders}"
+export SHOPFLOW_INVENTORY_DATABASE_URL="${SHOPFLOW_INVENTORY_DATABASE_URL:-$pg/inventory}"
+export SHOPFLOW_PAYMENTS_DATABASE_URL="${SHOPFLOW_PAYMENTS_DATABASE_URL:-$pg/payments}"
+export SHOPFLOW_KAFKA_BROKERS="${SHOPFLOW_KAFKA_BROKERS:-127.0.0.1:${SHOPFLOW_KAFKA_PORT:-9092}}"
+export SHOPFLOW_ES_URLS="${SHOPFLOW_ES_URLS:-http://127.0.0.1:${SHOPFLOW_ES_PORT:-9200}}"
+
+ensure_go() {
+  command -v go >/dev/null 2>&1 || apt_install golang-go
+}
+
+infra() {
+  apt_install curl ca-certificates
+  "$S/postgres.sh" start
+  "$S/kafka.sh" start
+  "$S/elasticsearch.sh" start
+}
+
+app_ready() { curl -fsS "http://$SHOPFLOW_HTTP_ADDR/readyz" >/dev/null; }
+
+app_start() {
+  ensure_go
+  say "building shopflow"
+  (cd "$REPO_ROOT" && go build -o "$REPO_ROOT/bin/shopflow" ./cmd/shopflow)
+  if pid_alive "$APP_PID"; then
+    say "restarting shopflow (pid $(cat "$APP_PID")) on the fresh build"
+    stop_pid shopflow "$APP_PID" 30
+  fi
+  port_busy "$HTTP_PORT" && die "port $HTTP_PORT is taken by another process; set SHOPFLOW_HTTP_PORT"
+  "$REPO_ROOT/bin/shopflow" topics >>"$APP_LOG" 2>&1 || { tail -n 20 "$APP_LOG" >&2; die "topic creation failed"; }
+  setsid nohup "$REPO_ROOT/bin/shopflow" serve >>"$APP_LOG" 2>&1 </dev/null &
+  echo $! >"$APP_PID"
+  wait_for 60 "shopflow readiness" app_ready || { tail -n 30 "$APP_LOG" >&2; exit 1; }
+}
+
+up() {
+  local t0=$SECONDS
+  infra
+  app_start
+  status || true
+  cat <<MSG
+
+Shopflow is up in $((SECONDS - t0))s.
+  API            http://$SHOPFLOW_HTTP_ADDR   (GET /healthz, /readyz, /metrics)
+  PostgreSQL     $pg  (databases orders, inventory, payments)
+  Kafka          $SHOPFLOW_KAFKA_BROKERS
+  Elasticsearch  $SHOPFLOW_ES_URLS
+Logs: make logs   Health: make status   Stop: make down   Wipe all state: make clean
+MSG
+}
+
+down() {
+  stop_pid shopflow "$APP_PID" 30
+  "$S/elasticsearch.sh" stop
+  "$S/kafka.sh" stop
+  "$S/postgres.sh" stop
+}
+
+status() {
+  local rc=0
+  "$S/postgres.sh" status || rc=3
+  "$S/kafka.sh" status || rc=3
+  "$S/elasticsearch.sh" status || rc=3
+  if pid_alive "$APP_PID" && app_ready; then
+    printf '%-14s running  pid=%s  http://%s\n' shopflow "$(cat "$APP_PID")" "$SHOPFLOW_HTTP_ADDR"
+  else
+    printf '%-14s stopped\n' shopflow; rc=3
+  fi
+  return $rc
+}
+
+logs() {
+  for f in "$LOG_DIR"/*.log; do
+    [ -e "$f" ] || continue
+    printf '\n==> %s <==\n' "$f"
+    tail -n "${LINES_PER_LOG:-10}" "$f"
+  done
+}
+
+case "${1:-}" in
+  up|infra|down|status|logs) "$1" ;;
+  *) echo "usage: $0 up|infra|down|status|logs" >&2; exit 2 ;;
+esac
