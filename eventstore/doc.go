@@ -1,0 +1,55 @@
+// Package eventstore appends events to a service's Postgres database and relays them to
+// Kafka: the write side of Shopflow.
+//
+// # Store
+//
+// Every event is a row of the events table, versioned per stream with UNIQUE(stream_id,
+// version): optimistic concurrency, so exactly one writer wins each version and the losers
+// get ErrVersionConflict. A Write commits appends to several streams, an inbox entry (a saga
+// reaction's input message) and an idempotency record (an API command's Idempotency-Key) in
+// one transaction, sent as one pipelined batch: there are no dual writes.
+//
+// # The events table is the outbox
+//
+// There is no separate outbox table. The relay reads the events table itself through a
+// gap-safe cursor, so each event is written once, nothing has to be pruned, and the log a
+// rebuild replays is the same log the relay published.
+//
+// Positions come from a sequence, taken at insert time, while rows become visible at commit
+// time: a transaction holding position 10 may commit after one holding 11. A reader that
+// follows positions publishes 11, moves its cursor past 10, and skips 10 forever — the
+// classic Postgres outbox bug. The relay instead follows (transaction_id, position), where
+// transaction_id is the writer's xid8, and reads only rows whose transaction is older than
+// the oldest still running (pg_snapshot_xmin of the current snapshot). Such rows can no
+// longer be joined by an earlier uncommitted one, so the cursor never passes an event it has
+// not seen (watermill-sql uses the same scheme). The cost: while a transaction stays open,
+// events committed after it wait for it; the relay re-checks every few milliseconds while
+// committed events are pending, so a short transaction costs only its own duration.
+//
+// Logical replication (pgoutput) would give commit order directly, but needs a replication
+// slot per database that retains WAL while the relay is down and a second protocol to
+// operate; the cursor needs neither and tests deterministically.
+//
+// Reading in (transaction_id, position) order keeps every stream in version order only if
+// transaction ids grow along each stream. Write checks it: appending after version N
+// requires N's transaction to be older than the appending one (it can only fail when a
+// transaction wrote before reading the stream), and a failure is a retryable conflict.
+//
+// # Relay
+//
+// Relay publishes to <context>.events with the idempotent producer (acks=all), key = stream
+// id, one batch in flight at a time so that a failed record can never be overtaken by a
+// later one of its stream; the next batch is read while the broker acknowledges the current
+// one. The cursor is saved after the acknowledgements: delivery is at least once, and
+// consumers deduplicate by (stream id, version). Writers NOTIFY after their commit (not
+// inside it: a NOTIFY holds a cluster-wide lock through the commit's WAL flush and would
+// serialise all writers), coalesced per process; the relay LISTENs and falls back to a 1 s
+// poll if a notification was lost. One relay per database publishes at a time: it holds a
+// Postgres advisory lock on its own connection, which the server releases when the process
+// dies, and standbys retry the lock every second.
+//
+// # Envelope
+//
+// Records carry a versioned JSON Envelope (see Envelope) and headers for routing; Decode
+// applies registered Upcasters so consumers see the newest schema of each event type.
+package eventstore

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS idempotency_keys;
+DROP TABLE IF EXISTS inbox;
+DROP TABLE IF EXISTS relay_cursors;
+DROP TABLE IF EXISTS events;

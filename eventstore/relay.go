@@ -1,0 +1,277 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ProducerOpts are the producer settings the relay is meant to run with: the idempotent
+// producer (franz-go's default) with acks from all in-sync replicas, so a retried batch is
+// never duplicated or reordered within a partition, and a short linger for latency.
+// Keys are partitioned by murmur2 like the Java client (franz-go's default), so the stream
+// id always maps to the same partition.
+func ProducerOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.MaxBufferedRecords(100_000),
+	}
+}
+
+// RelayConfig configures a Relay. Zero values take the defaults given per field.
+type RelayConfig struct {
+	// Topic receives every event of the database. Required.
+	Topic string
+	// Name identifies the relay's cursor and lock; default: Topic. Relays sharing a name
+	// (several instances of one service) elect one active publisher.
+	Name string
+	// BatchSize is the most events read and published per round; default 2,000.
+	BatchSize int
+	// IdlePoll bounds the wait for a notification when there is nothing to publish; it only
+	// matters when a NOTIFY was lost. Default 1 s.
+	IdlePoll time.Duration
+	// StandbyPoll is how often a standby instance tries to become active; default 1 s.
+	StandbyPoll time.Duration
+	// MaxBackoff caps the exponential backoff after Postgres or Kafka errors; default 5 s.
+	MaxBackoff time.Duration
+	// Log receives the relay's structured logs; default slog.Default().
+	Log *slog.Logger
+	// Metrics receives the relay's figures; default: unregistered metrics.
+	Metrics *RelayMetrics
+}
+
+func (c *RelayConfig) withDefaults() error {
+	if c.Topic == "" {
+		return errors.New("eventstore: relay: Topic is required")
+	}
+	c.Name = cmp(c.Name, c.Topic)
+	c.BatchSize = cmp(c.BatchSize, 2000)
+	c.IdlePoll = cmp(c.IdlePoll, time.Second)
+	c.StandbyPoll = cmp(c.StandbyPoll, time.Second)
+	c.MaxBackoff = cmp(c.MaxBackoff, 5*time.Second)
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewRelayMetrics(nil)
+	}
+	c.Log = c.Log.With("relay", c.Name)
+	return nil
+}
+
+func cmp[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Relay publishes the events of one service database to Kafka: at least once, in log order
+// (so in version order within every stream), without skipping events whose transactions
+// committed out of order. Run it in every instance of a service; at most one publishes at a
+// time (a Postgres advisory lock held on the relay's own connection) and a standby takes over
+// within StandbyPoll of the active one's connection dropping (crash, kill -9, network).
+type Relay struct {
+	pool     *pgxpool.Pool
+	producer *kgo.Client
+	cfg      RelayConfig
+	lockKey  int64
+}
+
+// NewRelay returns a relay reading pool's events and producing with producer, which should be
+// built with ProducerOpts. The relay does not close either.
+func NewRelay(pool *pgxpool.Pool, producer *kgo.Client, cfg RelayConfig) (*Relay, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	h := fnv.New64a()
+	h.Write([]byte("shopflow-relay:" + cfg.Name))
+	return &Relay{pool: pool, producer: producer, cfg: cfg, lockKey: int64(h.Sum64())}, nil
+}
+
+// Run publishes until ctx ends, then returns nil. Errors of Postgres or Kafka are logged and
+// retried with exponential backoff: nothing is skipped, publishing resumes at the cursor.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err == nil {
+			backoff = 100 * time.Millisecond
+			sleep(ctx, r.cfg.StandbyPoll)
+			continue
+		}
+		r.cfg.Log.Warn("relay error; backing off", "err", err, "backoff", backoff)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, r.cfg.MaxBackoff)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// session opens the relay's own connection (closing it releases the lock), tries to become
+// the active relay, and publishes while it is. It returns nil when another relay is active.
+func (r *Relay) session(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var active bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.lockKey).Scan(&active); err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	if !active {
+		return nil
+	}
+	r.cfg.Log.Info("relay active")
+	r.cfg.Metrics.Active.Set(1)
+	defer r.cfg.Metrics.Active.Set(0)
+	// Losing a cursor update in a crash only re-publishes a batch (at least once), so the
+	// cursor need not wait for its WAL flush.
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = off; LISTEN `+NotifyChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	cur, err := r.loadCursor(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return r.publishLoop(ctx, conn, cur)
+}
+
+func (r *Relay) loadCursor(ctx context.Context, conn *pgx.Conn) (Cursor, error) {
+	var c Cursor
+	err := conn.QueryRow(ctx, `INSERT INTO relay_cursors (name) VALUES ($1)
+		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+		RETURNING transaction_id::text::bigint, position`, r.cfg.Name).Scan(&c.TransactionID, &c.Position)
+	if err != nil {
+		return c, fmt.Errorf("load cursor: %w", err)
+	}
+	return c, nil
+}
+
+// publishLoop reads a batch, produces it, and while the broker acknowledges it reads the
+// next one. Only one batch is ever in flight: franz-go fails every buffered record of a
+// partition after a failed one, so stopping at the first error can never publish a later
+// event of a stream before an earlier one.
+func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) error {
+	next, err := r.fetch(ctx, conn, cur)
+	for err == nil && ctx.Err() == nil {
+		batch := next
+		if len(batch) == 0 {
+			if err = r.idle(ctx, conn, cur); err != nil {
+				break
+			}
+			next, err = r.fetch(ctx, conn, cur)
+			continue
+		}
+		wait := r.produce(ctx, batch)
+		readAhead := CursorOf(batch[len(batch)-1])
+		next, err = r.fetch(ctx, conn, readAhead)
+		if perr := wait(); perr != nil {
+			return perr
+		}
+		if cerr := r.saveCursor(ctx, conn, readAhead); cerr != nil {
+			return cerr
+		}
+		cur = readAhead
+		r.observe(batch)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn, after Cursor) ([]RecordedEvent, error) {
+	evs, _, err := readAll(ctx, conn, after, r.cfg.BatchSize)
+	return evs, err
+}
+
+// produce enqueues the batch and returns a function that waits for every acknowledgement and
+// returns the first error.
+func (r *Relay) produce(ctx context.Context, batch []RecordedEvent) func() error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	fail := func(err error) { once.Do(func() { first = err }) }
+	for _, e := range batch {
+		rec, err := EnvelopeOf(e).Record(r.cfg.Topic)
+		if err != nil {
+			fail(err)
+			break
+		}
+		wg.Add(1)
+		r.producer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				fail(fmt.Errorf("produce %s v%d: %w", e.StreamID, e.Version, err))
+			}
+			wg.Done()
+		})
+	}
+	return func() error { wg.Wait(); return first }
+}
+
+func (r *Relay) saveCursor(ctx context.Context, conn *pgx.Conn, c Cursor) error {
+	_, err := conn.Exec(ctx, `UPDATE relay_cursors SET transaction_id = $2::text::xid8, position = $3, updated_at = now()
+		WHERE name = $1`, r.cfg.Name, c.xid(), c.Position)
+	if err != nil {
+		return fmt.Errorf("save cursor: %w", err)
+	}
+	return nil
+}
+
+// idle waits for more to publish. Committed events that are not final yet (an older
+// transaction is still open) are re-checked soon, as no notification will announce them;
+// otherwise the relay sleeps until a NOTIFY, or IdlePoll in case one was lost.
+func (r *Relay) idle(ctx context.Context, conn *pgx.Conn, cur Cursor) error {
+	var pending bool
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2))`,
+		cur.xid(), cur.Position).Scan(&pending)
+	if err != nil {
+		return fmt.Errorf("check pending: %w", err)
+	}
+	wait := r.cfg.IdlePoll
+	if pending {
+		wait = 2 * time.Millisecond
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	_, err = conn.WaitForNotification(wctx)
+	if err != nil && wctx.Err() == nil {
+		return fmt.Errorf("wait for notification: %w", err)
+	}
+	return nil
+}
+
+func (r *Relay) observe(batch []RecordedEvent) {
+	last := batch[len(batch)-1]
+	now := time.Now()
+	m := r.cfg.Metrics
+	m.Published.Add(float64(len(batch)))
+	m.Position.Set(float64(last.Position))
+	m.LagSeconds.Set(now.Sub(last.RecordedAt).Seconds())
+	for _, e := range batch {
+		m.CommitToAck.Observe(now.Sub(e.RecordedAt).Seconds())
+	}
+}

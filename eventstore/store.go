@@ -1,0 +1,332 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Errors returned by Store. Test with errors.Is.
+var (
+	// ErrVersionConflict: the stream is not at the expected version (another writer won),
+	// or a retry must re-read the stream. Reload, decide again, retry, or answer 409.
+	ErrVersionConflict = errors.New("eventstore: version conflict")
+	// ErrAlreadyProcessed: the inbox already holds the message; nothing was written.
+	ErrAlreadyProcessed = errors.New("eventstore: message already processed")
+	// ErrIdempotencyKeyExists: a command with the same Idempotency-Key committed first;
+	// nothing was written. Look the key up to answer with the first response.
+	ErrIdempotencyKeyExists = errors.New("eventstore: idempotency key already used")
+	// ErrNotFound: no such idempotency key.
+	ErrNotFound = errors.New("eventstore: not found")
+	// ErrInvalidWrite: the write itself is malformed (empty stream id, no event type, …).
+	ErrInvalidWrite = errors.New("eventstore: invalid write")
+)
+
+// NotifyChannel is the LISTEN/NOTIFY channel on which appends wake the relay.
+const NotifyChannel = "shopflow_events"
+
+// Store appends and reads the events of one service database. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	notify chan struct{}
+	done   chan struct{}
+	closed chan struct{}
+}
+
+// New returns a store on pool (whose schema Migrate created). Close stops its notifier; the
+// pool stays the caller's.
+func New(pool *pgxpool.Pool) *Store {
+	s := &Store{pool: pool, notify: make(chan struct{}, 1), done: make(chan struct{}), closed: make(chan struct{})}
+	go s.notifier()
+	return s
+}
+
+// Close stops the background notifier after sending a last pending notification.
+func (s *Store) Close() {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	<-s.closed
+}
+
+// Metadata travels with every event: tracing and causality, plus free-form string keys.
+type Metadata struct {
+	CorrelationID string            `json:"correlation_id,omitempty"`
+	CausationID   string            `json:"causation_id,omitempty"`
+	TraceParent   string            `json:"traceparent,omitempty"`
+	TraceState    string            `json:"tracestate,omitempty"`
+	Extra         map[string]string `json:"extra,omitempty"`
+}
+
+// EventData is an event to append. ID defaults to a new UUIDv7 and SchemaVersion to 1.
+type EventData struct {
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	Payload       json.RawMessage
+	Metadata      Metadata
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	Position      int64
+	TransactionID uint64
+	StreamID      string
+	StreamType    string
+	Version       int64
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	Payload       json.RawMessage
+	Metadata      Metadata
+	RecordedAt    time.Time
+}
+
+// StreamAppend appends Events to one stream that must be at ExpectedVersion (0: the stream
+// must not exist yet). The events get versions ExpectedVersion+1, +2, ….
+type StreamAppend struct {
+	StreamID        string
+	StreamType      string
+	ExpectedVersion int64
+	Events          []EventData
+}
+
+// InboxEntry marks a consumed message as processed, in the same transaction as its effects.
+type InboxEntry struct {
+	Consumer  string
+	MessageID string
+}
+
+// IdempotencyRecord stores the first response to a command sent with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Key         string
+	RequestHash []byte
+	Status      int
+	Response    json.RawMessage
+}
+
+// Write is one atomic unit: appends to any number of distinct streams, plus optionally an
+// inbox entry (saga reactions) and an idempotency record (API commands). All of it commits
+// in one transaction or none of it does. A Write with no appends may still record an inbox
+// entry: a reaction that decided to do nothing must not be re-run either.
+type Write struct {
+	Appends     []StreamAppend
+	Inbox       *InboxEntry
+	Idempotency *IdempotencyRecord
+}
+
+// Append appends events to one stream at expectedVersion and returns the stream's new
+// version. See Write for the errors.
+func (s *Store) Append(ctx context.Context, streamID, streamType string, expectedVersion int64, events ...EventData) (int64, error) {
+	res, err := s.Write(ctx, Write{Appends: []StreamAppend{{streamID, streamType, expectedVersion, events}}})
+	if err != nil {
+		return 0, err
+	}
+	return res[streamID], nil
+}
+
+// Write commits w in one transaction and returns each stream's new version. Errors:
+// ErrVersionConflict (a stream moved; nothing written), ErrAlreadyProcessed (inbox entry
+// exists), ErrIdempotencyKeyExists, ErrInvalidWrite, or a wrapped database error.
+func (s *Store) Write(ctx context.Context, w Write) (map[string]int64, error) {
+	if err := w.validate(); err != nil {
+		return nil, err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: begin: %w", err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after Commit
+	versions, err := s.send(ctx, tx, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("eventstore: commit: %w", classify(err))
+	}
+	if len(w.Appends) > 0 {
+		s.wake()
+	}
+	return versions, nil
+}
+
+func (w Write) validate() error {
+	seen := map[string]bool{}
+	var errs []error
+	for i, a := range w.Appends {
+		switch {
+		case a.StreamID == "" || a.StreamType == "":
+			errs = append(errs, fmt.Errorf("appends[%d]: stream id and type are required", i))
+		case seen[a.StreamID]:
+			errs = append(errs, fmt.Errorf("appends[%d]: stream %s appears twice", i, a.StreamID))
+		case a.ExpectedVersion < 0:
+			errs = append(errs, fmt.Errorf("appends[%d]: negative expected version", i))
+		case len(a.Events) == 0:
+			errs = append(errs, fmt.Errorf("appends[%d]: no events", i))
+		}
+		seen[a.StreamID] = true
+		for j, e := range a.Events {
+			if e.Type == "" || !json.Valid(e.Payload) {
+				errs = append(errs, fmt.Errorf("appends[%d].events[%d]: type and a JSON payload are required", i, j))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidWrite, errors.Join(errs...))
+	}
+	return nil
+}
+
+// send queues every statement of w in one batch (one round trip) and checks each result.
+func (s *Store) send(ctx context.Context, tx pgx.Tx, w Write) (map[string]int64, error) {
+	b := &pgx.Batch{}
+	if in := w.Inbox; in != nil {
+		b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			in.Consumer, in.MessageID)
+	}
+	if k := w.Idempotency; k != nil {
+		b.Queue(`INSERT INTO idempotency_keys (key, request_hash, status, response) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, k.Key, k.RequestHash, k.Status, string(k.Response))
+	}
+	versions := make(map[string]int64, len(w.Appends))
+	for _, a := range w.Appends {
+		if a.ExpectedVersion > 0 {
+			b.Queue(checkHeadSQL, a.StreamID, a.ExpectedVersion)
+		}
+		if err := queueInsert(b, a); err != nil {
+			return nil, err
+		}
+		versions[a.StreamID] = a.ExpectedVersion + int64(len(a.Events))
+	}
+	br := tx.SendBatch(ctx, b)
+	err := readResults(br, w)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("eventstore: write: %w", classify(cerr))
+	}
+	return versions, err
+}
+
+// checkHeadSQL verifies the stream's head before appending after it. The row must exist
+// (else the caller expects a version the stream has not reached) and must have been written
+// by an older transaction than this one. The second condition keeps transaction ids
+// increasing along every stream, which is what lets the relay publish in
+// (transaction_id, position) order without ever reordering a stream. It can only fail when
+// this transaction took its id before the head committed (it wrote something before loading
+// the stream); a retry in a new transaction passes.
+const checkHeadSQL = `SELECT transaction_id < pg_current_xact_id() FROM events WHERE stream_id = $1 AND version = $2`
+
+const insertSQL = `INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
+SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema, e.payload, e.meta
+FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[]) WITH ORDINALITY
+     AS e(id, type, schema, payload, meta, n)
+ORDER BY e.n`
+
+func queueInsert(b *pgx.Batch, a StreamAppend) error {
+	n := len(a.Events)
+	ids, types, schemas := make([]string, n), make([]string, n), make([]int32, n)
+	payloads, metas := make([]string, n), make([]string, n)
+	for i, e := range a.Events {
+		id := e.ID
+		if id == uuid.Nil {
+			var err error
+			if id, err = uuid.NewV7(); err != nil {
+				return fmt.Errorf("eventstore: event id: %w", err)
+			}
+		}
+		meta, err := json.Marshal(e.Metadata)
+		if err != nil {
+			return fmt.Errorf("eventstore: metadata: %w", err)
+		}
+		ids[i], types[i], schemas[i] = id.String(), e.Type, int32(max(e.SchemaVersion, 1))
+		payloads[i], metas[i] = string(e.Payload), string(meta)
+	}
+	b.Queue(insertSQL, a.StreamID, a.StreamType, a.ExpectedVersion, ids, types, schemas, payloads, metas)
+	return nil
+}
+
+func readResults(br pgx.BatchResults, w Write) error {
+	if w.Inbox != nil {
+		if err := expectRow(br, ErrAlreadyProcessed); err != nil {
+			return err
+		}
+	}
+	if w.Idempotency != nil {
+		if err := expectRow(br, ErrIdempotencyKeyExists); err != nil {
+			return err
+		}
+	}
+	for _, a := range w.Appends {
+		if a.ExpectedVersion > 0 {
+			var older bool
+			if err := br.QueryRow().Scan(&older); errors.Is(err, pgx.ErrNoRows) || (err == nil && !older) {
+				return fmt.Errorf("append %s at version %d: %w", a.StreamID, a.ExpectedVersion, ErrVersionConflict)
+			} else if err != nil {
+				return fmt.Errorf("append %s: %w", a.StreamID, classify(err))
+			}
+		}
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("append %s at version %d: %w", a.StreamID, a.ExpectedVersion, classify(err))
+		}
+	}
+	return nil
+}
+
+// expectRow reads an INSERT … ON CONFLICT DO NOTHING result; no row inserted means ifNone.
+func expectRow(br pgx.BatchResults, ifNone error) error {
+	tag, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("eventstore: write: %w", classify(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ifNone
+	}
+	return nil
+}
+
+// classify turns the database errors that have a meaning for callers into sentinels.
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version" {
+		return fmt.Errorf("%w: %s", ErrVersionConflict, pgErr.Detail)
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == "40001" {
+		return fmt.Errorf("%w: %s", ErrVersionConflict, pgErr.Message)
+	}
+	return err
+}
+
+// wake asks the notifier to NOTIFY the relay. Appends never wait for it.
+func (s *Store) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default: // a notification is already pending; it covers this append too
+	}
+}
+
+// notifier sends NOTIFY outside the appending transactions. A NOTIFY inside a transaction
+// takes a cluster-wide lock held through the commit's WAL flush, which serialises all
+// notifying commits and defeats group commit; sent after the commit, it costs one cheap
+// round trip, coalesced across concurrent appends. A lost notification (crash between
+// commit and NOTIFY) only delays the relay until its fallback poll.
+func (s *Store) notifier() {
+	defer close(s.closed)
+	for {
+		select {
+		case <-s.notify:
+		case <-s.done:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, NotifyChannel)
+		cancel()
+	}
+}

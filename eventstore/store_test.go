@@ -1,0 +1,236 @@
+package eventstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/postgres"
+	"github.com/shopflow/shopflow/internal/testenv"
+)
+
+// newStore returns a store on a fresh, migrated database.
+func newStore(t testing.TB) (*eventstore.Store, *pgxpool.Pool, string) {
+	t.Helper()
+	url := testenv.Database(t)
+	if err := eventstore.Migrate(url); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	pool, err := postgres.Open(context.Background(), url+"?pool_max_conns=40")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := eventstore.New(pool)
+	t.Cleanup(s.Close)
+	return s, pool, url
+}
+
+func ev(typ string, n int) eventstore.EventData {
+	return eventstore.EventData{Type: typ, Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, n))}
+}
+
+func TestAppendAndLoad(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	first := ev("Opened", 1)
+	first.Metadata = eventstore.Metadata{CorrelationID: "c-1", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	v, err := s.Append(ctx, "s-1", "account", 0, first, ev("Deposited", 2))
+	if err != nil || v != 2 {
+		t.Fatalf("Append = %d, %v; want 2, nil", v, err)
+	}
+	if v, err = s.Append(ctx, "s-1", "account", 2, ev("Deposited", 3)); err != nil || v != 3 {
+		t.Fatalf("second Append = %d, %v; want 3, nil", v, err)
+	}
+	evs, err := s.Load(ctx, "s-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("loaded %d events, want 3", len(evs))
+	}
+	for i, e := range evs {
+		if e.Version != int64(i+1) || e.StreamType != "account" || e.SchemaVersion != 1 || e.ID.Version() != 7 {
+			t.Errorf("event %d: %+v", i, e)
+		}
+	}
+	if !reflect.DeepEqual(evs[0].Metadata, first.Metadata) {
+		t.Errorf("metadata = %+v, want %+v", evs[0].Metadata, first.Metadata)
+	}
+	if tail, _ := s.Load(ctx, "s-1", 2); len(tail) != 1 || tail[0].Type != "Deposited" {
+		t.Errorf("Load after version 2 = %+v", tail)
+	}
+}
+
+func TestAppendConflicts(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "s", "t", 0, ev("A", 1)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		expected int64
+	}{
+		{"stale: the stream moved on", 0},
+		{"ahead: the stream has not reached it", 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := s.Append(ctx, "s", "t", c.expected, ev("B", 2))
+			if !errors.Is(err, eventstore.ErrVersionConflict) {
+				t.Fatalf("err = %v, want ErrVersionConflict", err)
+			}
+		})
+	}
+	if evs, _ := s.Load(ctx, "s", 0); len(evs) != 1 {
+		t.Fatalf("a conflicting append wrote: %d events", len(evs))
+	}
+}
+
+func TestInvalidWrite(t *testing.T) {
+	s, _, _ := newStore(t)
+	_, err := s.Write(context.Background(), eventstore.Write{Appends: []eventstore.StreamAppend{
+		{StreamID: "", StreamType: "t", Events: []eventstore.EventData{ev("A", 1)}},
+		{StreamID: "x", StreamType: "t", Events: []eventstore.EventData{{Type: "A", Payload: json.RawMessage(`{`)}}},
+	}})
+	if !errors.Is(err, eventstore.ErrInvalidWrite) {
+		t.Fatalf("err = %v, want ErrInvalidWrite", err)
+	}
+}
+
+// Many writers race for each version of one stream: exactly one wins each, none is lost.
+func TestConcurrentWritersOneWinsEachVersion(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	const writers, attempts = 16, 25
+	wins := make([]map[int64]bool, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wins[w] = map[int64]bool{}
+		wg.Go(func() {
+			for range attempts {
+				evs, err := s.Load(ctx, "hot", 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				head := int64(len(evs))
+				v, err := s.Append(ctx, "hot", "t", head, ev("Tick", w))
+				switch {
+				case err == nil:
+					wins[w][v] = true
+				case !errors.Is(err, eventstore.ErrVersionConflict):
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	winners := map[int64]int{}
+	for _, m := range wins {
+		for v := range m {
+			winners[v]++
+		}
+	}
+	evs, err := s.Load(ctx, "hot", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != len(winners) {
+		t.Fatalf("stream has %d events, writers saw %d wins", len(evs), len(winners))
+	}
+	for i, e := range evs {
+		if e.Version != int64(i+1) || winners[e.Version] != 1 {
+			t.Fatalf("version %d: %d winners", e.Version, winners[e.Version])
+		}
+	}
+	if len(evs) < attempts {
+		t.Errorf("only %d appends won out of %d×%d attempts", len(evs), writers, attempts)
+	}
+}
+
+func TestInboxMakesRedeliveryANoOp(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	w := eventstore.Write{
+		Inbox:   &eventstore.InboxEntry{Consumer: "payments-saga", MessageID: "orders.events/0/42"},
+		Appends: []eventstore.StreamAppend{{StreamID: "acc", StreamType: "account", Events: []eventstore.EventData{ev("Captured", 1)}}},
+	}
+	if _, err := s.Write(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.Appends[0].ExpectedVersion = 1 // even a write that would otherwise succeed
+	if _, err := s.Write(ctx, w); !errors.Is(err, eventstore.ErrAlreadyProcessed) {
+		t.Fatalf("redelivery: err = %v, want ErrAlreadyProcessed", err)
+	}
+	if evs, _ := s.Load(ctx, "acc", 0); len(evs) != 1 {
+		t.Fatalf("redelivery wrote: %d events", len(evs))
+	}
+	// An inbox entry alone records a decision to do nothing.
+	if _, err := s.Write(ctx, eventstore.Write{Inbox: &eventstore.InboxEntry{Consumer: "c", MessageID: "m"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	rec := &eventstore.IdempotencyRecord{Key: "k-1", RequestHash: []byte{1, 2}, Status: 202, Response: json.RawMessage(`{"id":"x"}`)}
+	w := eventstore.Write{Idempotency: rec, Appends: []eventstore.StreamAppend{{StreamID: "o", StreamType: "order", Events: []eventstore.EventData{ev("Placed", 1)}}}}
+	if _, err := s.Write(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.Appends[0].StreamID = "o2"
+	if _, err := s.Write(ctx, w); !errors.Is(err, eventstore.ErrIdempotencyKeyExists) {
+		t.Fatalf("reused key: err = %v", err)
+	}
+	got, err := s.Idempotency(ctx, "k-1")
+	if err != nil || got.Status != 202 || string(got.RequestHash) != "\x01\x02" {
+		t.Fatalf("Idempotency = %+v, %v", got, err)
+	}
+	var resp map[string]string
+	if err := json.Unmarshal(got.Response, &resp); err != nil || resp["id"] != "x" {
+		t.Fatalf("stored response %s: %v", got.Response, err)
+	}
+	if evs, _ := s.Load(ctx, "o2", 0); len(evs) != 0 {
+		t.Fatal("the rejected write appended events")
+	}
+	if _, err := s.Idempotency(ctx, "nope"); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+// A transaction that took its id before a stream's head committed must not append after
+// that head: the relay orders by transaction id, and the stream would come out reordered.
+func TestHeadWrittenByNewerTransactionIsAConflict(t *testing.T) {
+	s, pool, _ := newStore(t)
+	ctx := context.Background()
+	early, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Rollback(ctx)
+	if _, err := early.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil { // takes the older id
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "s", "t", 0, ev("A", 1)); err != nil { // newer id, commits first
+		t.Fatal(err)
+	}
+	var older bool
+	err = early.QueryRow(ctx, eventstore.CheckHeadSQL, "s", 1).Scan(&older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if older {
+		t.Fatal("head check passes for a transaction older than the head")
+	}
+}
