@@ -20,8 +20,8 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 // RelayMetricVecs holds the labelled metric families; For picks one relay's series.
 type RelayMetricVecs struct {
 	position, lag, active *prometheus.GaugeVec
-	publishedC                       *prometheus.CounterVec
-	commitToAck                      *prometheus.HistogramVec
+	publishedC            *prometheus.CounterVec
+	commitToAck           *prometheus.HistogramVec
 }
 
 // NewRelayMetricVecs registers the relay metric families on reg (nil: not registered).

@@ -47,6 +47,9 @@ type RelayConfig struct {
 	Log *slog.Logger
 	// Metrics receives the relay's figures; default: unregistered metrics.
 	Metrics *RelayMetrics
+	// OnPublished, if set, is called after each batch is acknowledged by Kafka and before the
+	// cursor moves past it (tools and benchmarks measure with it). It must not block long.
+	OnPublished func(batch []RecordedEvent)
 }
 
 func (c *RelayConfig) withDefaults() error {
@@ -190,6 +193,9 @@ func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) err
 		next, err = r.fetch(ctx, conn, readAhead)
 		if perr := wait(); perr != nil {
 			return perr
+		}
+		if r.cfg.OnPublished != nil {
+			r.cfg.OnPublished(batch)
 		}
 		if cerr := r.saveCursor(ctx, conn, readAhead); cerr != nil {
 			return cerr

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -134,24 +135,30 @@ func (s *Store) Append(ctx context.Context, streamID, streamType string, expecte
 	return res[streamID], nil
 }
 
-// Write commits w in one transaction and returns each stream's new version. Errors:
+// Write commits w atomically and returns each stream's new version. Errors:
 // ErrVersionConflict (a stream moved; nothing written), ErrAlreadyProcessed (inbox entry
 // exists), ErrIdempotencyKeyExists, ErrInvalidWrite, or a wrapped database error.
+//
+// The whole write is one pipelined batch — one round trip — that Postgres runs as one
+// implicit transaction: every check raises an error instead of returning a flag, so a failed
+// check aborts everything after it. When the connection drops mid-write the outcome is
+// unknown, as with any commit; retrying is safe because the retry meets a version conflict,
+// the inbox entry or the idempotency key if the first attempt committed.
 func (s *Store) Write(ctx context.Context, w Write) (map[string]int64, error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: begin: %w", err)
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after Commit
-	versions, err := s.send(ctx, tx, w)
+	b, versions, err := w.batch()
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("eventstore: commit: %w", classify(err))
+	br := s.pool.SendBatch(ctx, b)
+	err = readResults(br, b.Len())
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("eventstore: write: %w", classify(cerr))
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(w.Appends) > 0 {
 		s.wake()
@@ -186,16 +193,16 @@ func (w Write) validate() error {
 	return nil
 }
 
-// send queues every statement of w in one batch (one round trip) and checks each result.
-func (s *Store) send(ctx context.Context, tx pgx.Tx, w Write) (map[string]int64, error) {
+// batch queues every statement of w: the inbox and idempotency inserts (a duplicate raises a
+// unique violation), then per stream the head check and the insert.
+func (w Write) batch() (*pgx.Batch, map[string]int64, error) {
 	b := &pgx.Batch{}
 	if in := w.Inbox; in != nil {
-		b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-			in.Consumer, in.MessageID)
+		b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)`, in.Consumer, in.MessageID)
 	}
 	if k := w.Idempotency; k != nil {
-		b.Queue(`INSERT INTO idempotency_keys (key, request_hash, status, response) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, k.Key, k.RequestHash, k.Status, string(k.Response))
+		b.Queue(`INSERT INTO idempotency_keys (key, request_hash, status, response) VALUES ($1, $2, $3, $4)`,
+			k.Key, k.RequestHash, k.Status, string(k.Response))
 	}
 	versions := make(map[string]int64, len(w.Appends))
 	for _, a := range w.Appends {
@@ -203,26 +210,22 @@ func (s *Store) send(ctx context.Context, tx pgx.Tx, w Write) (map[string]int64,
 			b.Queue(checkHeadSQL, a.StreamID, a.ExpectedVersion)
 		}
 		if err := queueInsert(b, a); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		versions[a.StreamID] = a.ExpectedVersion + int64(len(a.Events))
 	}
-	br := tx.SendBatch(ctx, b)
-	err := readResults(br, w)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("eventstore: write: %w", classify(cerr))
-	}
-	return versions, err
+	return b, versions, nil
 }
 
-// checkHeadSQL verifies the stream's head before appending after it. The row must exist
-// (else the caller expects a version the stream has not reached) and must have been written
-// by an older transaction than this one. The second condition keeps transaction ids
-// increasing along every stream, which is what lets the relay publish in
-// (transaction_id, position) order without ever reordering a stream. It can only fail when
-// this transaction took its id before the head committed (it wrote something before loading
-// the stream); a retry in a new transaction passes.
-const checkHeadSQL = `SELECT transaction_id < pg_current_xact_id() FROM events WHERE stream_id = $1 AND version = $2`
+// checkHeadSQL verifies the stream's head before appending after it (shopflow_check_head,
+// in the migration, raises SF409 otherwise). The head row must exist — else the caller
+// expects a version the stream has not reached — and must have been written by an older
+// transaction than this one. The second condition keeps transaction ids increasing along
+// every stream, which is what lets the relay publish in (transaction_id, position) order
+// without ever reordering a stream. It can only fail when this transaction took its id
+// before the head committed (it wrote something before the stream was read); a retry in a
+// new transaction passes.
+const checkHeadSQL = `SELECT shopflow_check_head($1, $2)`
 
 const insertSQL = `INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
 SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema, e.payload, e.meta
@@ -253,41 +256,11 @@ func queueInsert(b *pgx.Batch, a StreamAppend) error {
 	return nil
 }
 
-func readResults(br pgx.BatchResults, w Write) error {
-	if w.Inbox != nil {
-		if err := expectRow(br, ErrAlreadyProcessed); err != nil {
-			return err
-		}
-	}
-	if w.Idempotency != nil {
-		if err := expectRow(br, ErrIdempotencyKeyExists); err != nil {
-			return err
-		}
-	}
-	for _, a := range w.Appends {
-		if a.ExpectedVersion > 0 {
-			var older bool
-			if err := br.QueryRow().Scan(&older); errors.Is(err, pgx.ErrNoRows) || (err == nil && !older) {
-				return fmt.Errorf("append %s at version %d: %w", a.StreamID, a.ExpectedVersion, ErrVersionConflict)
-			} else if err != nil {
-				return fmt.Errorf("append %s: %w", a.StreamID, classify(err))
-			}
-		}
+func readResults(br pgx.BatchResults, n int) error {
+	for range n {
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("append %s at version %d: %w", a.StreamID, a.ExpectedVersion, classify(err))
+			return classify(err)
 		}
-	}
-	return nil
-}
-
-// expectRow reads an INSERT … ON CONFLICT DO NOTHING result; no row inserted means ifNone.
-func expectRow(br pgx.BatchResults, ifNone error) error {
-	tag, err := br.Exec()
-	if err != nil {
-		return fmt.Errorf("eventstore: write: %w", classify(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return ifNone
 	}
 	return nil
 }
@@ -295,13 +268,20 @@ func expectRow(br pgx.BatchResults, ifNone error) error {
 // classify turns the database errors that have a meaning for callers into sentinels.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version" {
-		return fmt.Errorf("%w: %s", ErrVersionConflict, pgErr.Detail)
+	if !errors.As(err, &pgErr) {
+		return fmt.Errorf("eventstore: write: %w", err)
 	}
-	if errors.As(err, &pgErr) && pgErr.Code == "40001" {
+	switch {
+	case pgErr.Code == "SF409":
 		return fmt.Errorf("%w: %s", ErrVersionConflict, pgErr.Message)
+	case pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "events_stream_version":
+		return fmt.Errorf("%w: %s", ErrVersionConflict, pgErr.Detail)
+	case pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "inbox_pkey":
+		return ErrAlreadyProcessed
+	case pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "idempotency_keys_pkey":
+		return ErrIdempotencyKeyExists
 	}
-	return err
+	return fmt.Errorf("eventstore: write: %w", err)
 }
 
 // wake asks the notifier to NOTIFY the relay. Appends never wait for it.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopflow/shopflow/eventstore"
@@ -225,12 +226,16 @@ func TestHeadWrittenByNewerTransactionIsAConflict(t *testing.T) {
 	if _, err := s.Append(ctx, "s", "t", 0, ev("A", 1)); err != nil { // newer id, commits first
 		t.Fatal(err)
 	}
-	var older bool
-	err = early.QueryRow(ctx, eventstore.CheckHeadSQL, "s", 1).Scan(&older)
-	if err != nil {
+	_, err = early.Exec(ctx, eventstore.CheckHeadSQL, "s", 1)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "SF409" {
+		t.Fatalf("head check in the older transaction: err = %v, want SQLSTATE SF409", err)
+	}
+	if _, err := early.Exec(ctx, `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
-	if older {
-		t.Fatal("head check passes for a transaction older than the head")
+	// A fresh transaction (what a retry gets) passes the same check.
+	if _, err := pool.Exec(ctx, eventstore.CheckHeadSQL, "s", 1); err != nil {
+		t.Fatalf("head check in a new transaction: %v", err)
 	}
 }

@@ -51,3 +51,17 @@ CREATE TABLE idempotency_keys (
     response        jsonb       NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
+
+-- shopflow_check_head raises SQLSTATE SF409 unless the stream's head is p_version and was
+-- written by an older transaction than the caller's. Raising (rather than returning false)
+-- aborts the rest of a pipelined write, so a write is one round trip. See Store.Write.
+CREATE FUNCTION shopflow_check_head(p_stream text, p_version bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM events
+                   WHERE stream_id = p_stream AND version = p_version
+                     AND transaction_id < pg_current_xact_id()) THEN
+        RAISE EXCEPTION 'stream % is not at version % for this transaction', p_stream, p_version
+            USING ERRCODE = 'SF409';
+    END IF;
+END $$;

@@ -1,0 +1,83 @@
+// Command shopflow-bench measures Shopflow against a raw baseline of the same work, run in
+// the same process on the same servers, and prints one line per figure:
+//
+//	BENCH <name> <value> <unit> baseline=<value> ratio=<value/baseline>
+//
+// Ratios survive a noisy machine where absolute figures do not. Throughput ratios above 1 and
+// latency ratios below 1 favour Shopflow. Servers come from the usual SHOPFLOW_* variables.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shopflow/shopflow/internal/config"
+)
+
+type options struct {
+	cfg         config.Config
+	duration    time.Duration
+	backlog     int
+	rate        int
+	concurrency []int
+}
+
+func main() {
+	var o options
+	only := flag.String("only", "append,relay,latency", "comma-separated benchmarks to run")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each timed phase")
+	flag.IntVar(&o.backlog, "backlog", 200_000, "events in the relay drain benchmark")
+	flag.IntVar(&o.rate, "rate", 1000, "events/s in the steady-state latency benchmark")
+	flag.Parse()
+	o.concurrency = []int{1, 8, 32}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	o.cfg = cfg
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	benches := map[string]func(context.Context, options) error{
+		"append": benchAppend, "relay": benchRelayDrain, "latency": benchLatency,
+	}
+	for _, name := range strings.Split(*only, ",") {
+		fn, ok := benches[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown benchmark %q\n", name)
+			os.Exit(2)
+		}
+		if err := fn(ctx, o); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// report prints one BENCH line.
+func report(name string, value float64, unit string, baseline float64) {
+	ratio := 0.0
+	if baseline != 0 {
+		ratio = value / baseline
+	}
+	fmt.Printf("BENCH %s %.2f %s baseline=%.2f ratio=%.3f\n", name, value, unit, baseline, ratio)
+}
+
+// percentile returns the p-th percentile (0..100) of ds in milliseconds.
+func percentile(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := min(int(float64(len(s))*p/100), len(s)-1)
+	return float64(s[i].Microseconds()) / 1000
+}

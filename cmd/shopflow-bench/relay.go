@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/kafka"
+)
+
+// benchRelayDrain compares the relay draining a backlog with raw franz-go produce of the same
+// records (same envelope, same producer options) to a fresh topic.
+func benchRelayDrain(ctx context.Context, o options) error {
+	pool, cleanup, err := freshDatabase(ctx, o, 4)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := preload(ctx, pool, o.backlog); err != nil {
+		return err
+	}
+	raw, err := rawProduce(ctx, o, pool)
+	if err != nil {
+		return fmt.Errorf("raw produce: %w", err)
+	}
+	relayed, err := drain(ctx, o, pool)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	n := float64(o.backlog)
+	report(fmt.Sprintf("relay_drain_%d", o.backlog), n/relayed.Seconds(), "events/s", n/raw.Seconds())
+	return nil
+}
+
+// preload copies n events (1,000 streams) in transactions of 10,000 rows.
+func preload(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	cols := []string{"stream_id", "stream_type", "version", "event_id", "event_type", "payload", "metadata"}
+	meta, _ := json.Marshal(metadata)
+	for done := 0; done < n; {
+		chunk := min(10_000, n-done)
+		rows := make([][]any, chunk)
+		for i := range rows {
+			k := done + i
+			rows[i] = []any{fmt.Sprintf("order-%d", k%1000), "order", int64(k/1000 + 1), uuid.Must(uuid.NewV7()),
+				"OrderPlaced", string(payload), string(meta)}
+		}
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"events"}, cols, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("preload: %w", err)
+		}
+		done += chunk
+	}
+	return nil
+}
+
+func drain(ctx context.Context, o options, pool *pgxpool.Pool) (time.Duration, error) {
+	topic, drop, err := freshTopic(ctx, o, "bench_relay")
+	if err != nil {
+		return 0, err
+	}
+	defer drop()
+	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.ProducerOpts()...)
+	if err != nil {
+		return 0, err
+	}
+	defer producer.Close()
+	var published atomic.Int64
+	done := make(chan struct{})
+	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: topic,
+		OnPublished: func(b []eventstore.RecordedEvent) {
+			if published.Add(int64(len(b))) == int64(o.backlog) {
+				close(done)
+			}
+		}})
+	if err != nil {
+		return 0, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	go func() { _ = relay.Run(rctx) }()
+	select {
+	case <-done:
+		return time.Since(start), nil
+	case <-time.After(10 * time.Minute):
+		return 0, fmt.Errorf("relay published %d of %d in 10 minutes", published.Load(), o.backlog)
+	}
+}
+
+// rawProduce reads the same events (untimed), then times producing their records.
+func rawProduce(ctx context.Context, o options, pool *pgxpool.Pool) (time.Duration, error) {
+	topic, drop, err := freshTopic(ctx, o, "bench_raw")
+	if err != nil {
+		return 0, err
+	}
+	defer drop()
+	recs, err := loadRecords(ctx, pool, topic)
+	if err != nil {
+		return 0, err
+	}
+	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.ProducerOpts()...)
+	if err != nil {
+		return 0, err
+	}
+	defer producer.Close()
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	start := time.Now()
+	for _, r := range recs {
+		wg.Add(1)
+		producer.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Store(err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func loadRecords(ctx context.Context, pool *pgxpool.Pool, topic string) ([]*kgo.Record, error) {
+	store := eventstore.New(pool)
+	defer store.Close()
+	var recs []*kgo.Record
+	var cur eventstore.Cursor
+	for {
+		evs, next, err := store.ReadAll(ctx, cur, 10_000)
+		if err != nil || len(evs) == 0 {
+			return recs, err
+		}
+		for _, e := range evs {
+			r, err := eventstore.EnvelopeOf(e).Record(topic)
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
+		}
+		cur = next
+	}
+}
