@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const selectEvents = `SELECT position, transaction_id::text::bigint, stream_id, stream_type, version, event_id,
+const selectEvents = `SELECT position, transaction_id::text::bigint AS txid, stream_id, stream_type, version, event_id,
 	event_type, schema_version, payload, metadata, recorded_at FROM events`
 
 // Load returns the events of a stream after version afterVersion (0: from the start), in

@@ -49,7 +49,7 @@ type RelayConfig struct {
 	Metrics *RelayMetrics
 	// OnPublished, if set, is called after each batch is acknowledged by Kafka and before the
 	// cursor moves past it (tools and benchmarks measure with it). It must not block long.
-	OnPublished func(batch []RecordedEvent)
+	OnPublished func(batch []Published)
 }
 
 func (c *RelayConfig) withDefaults() error {
@@ -189,13 +189,13 @@ func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) err
 			continue
 		}
 		wait := r.produce(ctx, batch)
-		readAhead := CursorOf(batch[len(batch)-1])
+		readAhead := batch[len(batch)-1].Cursor
 		next, err = r.fetch(ctx, conn, readAhead)
 		if perr := wait(); perr != nil {
 			return perr
 		}
 		if r.cfg.OnPublished != nil {
-			r.cfg.OnPublished(batch)
+			r.cfg.OnPublished(published(batch))
 		}
 		if cerr := r.saveCursor(ctx, conn, readAhead); cerr != nil {
 			return cerr
@@ -209,26 +209,17 @@ func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) err
 	return err
 }
 
-func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn, after Cursor) ([]RecordedEvent, error) {
-	evs, _, err := readAll(ctx, conn, after, r.cfg.BatchSize)
-	return evs, err
-}
-
 // produce enqueues the batch and returns a function that waits for every acknowledgement and
 // returns the first error.
-func (r *Relay) produce(ctx context.Context, batch []RecordedEvent) func() error {
+func (r *Relay) produce(ctx context.Context, batch []outgoing) func() error {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
 	fail := func(err error) { once.Do(func() { first = err }) }
-	for _, e := range batch {
-		rec, err := EnvelopeOf(e).Record(r.cfg.Topic)
-		if err != nil {
-			fail(err)
-			break
-		}
-		wg.Add(1)
-		r.producer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+	wg.Add(len(batch))
+	for i := range batch {
+		e := &batch[i]
+		r.producer.Produce(ctx, e.record(r.cfg.Topic), func(_ *kgo.Record, err error) {
 			if err != nil {
 				fail(fmt.Errorf("produce %s v%d: %w", e.StreamID, e.Version, err))
 			}
@@ -270,12 +261,20 @@ func (r *Relay) idle(ctx context.Context, conn *pgx.Conn, cur Cursor) error {
 	return nil
 }
 
-func (r *Relay) observe(batch []RecordedEvent) {
+func published(batch []outgoing) []Published {
+	out := make([]Published, len(batch))
+	for i := range batch {
+		out[i] = batch[i].Published
+	}
+	return out
+}
+
+func (r *Relay) observe(batch []outgoing) {
 	last := batch[len(batch)-1]
 	now := time.Now()
 	m := r.cfg.Metrics
 	m.Published.Add(float64(len(batch)))
-	m.Position.Set(float64(last.Position))
+	m.Position.Set(float64(last.Cursor.Position))
 	m.LagSeconds.Set(now.Sub(last.RecordedAt).Seconds())
 	for _, e := range batch {
 		m.CommitToAck.Observe(now.Sub(e.RecordedAt).Seconds())

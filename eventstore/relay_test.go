@@ -2,10 +2,12 @@ package eventstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"sync"
 	"syscall"
@@ -285,4 +287,62 @@ func startRelayChild(t *testing.T, db, topic string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	return cmd
+}
+
+// The relay's envelopes are encoded by Postgres; they must decode to exactly what
+// EnvelopeOf gives for the stored event, headers included.
+func TestRelayEnvelopeMatchesEnvelopeOf(t *testing.T) {
+	s, pool, _ := newStore(t)
+	topic := testenv.Topics(t, 1, "relay_envelope")[0]
+	ctx := context.Background()
+	e := ev("Opened", 1)
+	e.Payload = []byte(`{"name":"Zoë \"Z\" <z@example.com>","n":1.5,"nested":{"a":[1,2]}}`)
+	e.Metadata = eventstore.Metadata{CorrelationID: "c", CausationID: "d", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "k=v", Extra: map[string]string{"x": "y"}}
+	if _, err := s.Append(ctx, "acc-1", "account", 0, e); err != nil {
+		t.Fatal(err)
+	}
+	startRelay(t, pool, topic, eventstore.RelayConfig{})
+	cl := testenv.Kafka(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var rec *kgo.Record
+	for rec == nil && cctx.Err() == nil {
+		cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) { rec = r })
+	}
+	if rec == nil {
+		t.Fatal("nothing published")
+	}
+	stored, err := s.Load(ctx, "acc-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := eventstore.EnvelopeOf(stored[0]).Record(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := eventstore.Decode(rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnv, err := eventstore.Decode(want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.RecordedAt.Equal(wantEnv.RecordedAt) {
+		t.Errorf("recorded_at %v, want %v", got.RecordedAt, wantEnv.RecordedAt)
+	}
+	got.RecordedAt, wantEnv.RecordedAt = time.Time{}, time.Time{}
+	var gp, wp any
+	_ = json.Unmarshal(got.Payload, &gp)
+	_ = json.Unmarshal(wantEnv.Payload, &wp)
+	if !reflect.DeepEqual(gp, wp) {
+		t.Errorf("payload %s, want %s", got.Payload, wantEnv.Payload)
+	}
+	got.Payload, wantEnv.Payload = nil, nil
+	if !reflect.DeepEqual(got, wantEnv) {
+		t.Errorf("envelope\n got %+v\nwant %+v", got, wantEnv)
+	}
+	if !reflect.DeepEqual(rec.Headers, want.Headers) || string(rec.Key) != string(want.Key) {
+		t.Errorf("headers/key\n got %q %v\nwant %q %v", rec.Key, rec.Headers, want.Key, want.Headers)
+	}
 }

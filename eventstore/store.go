@@ -229,7 +229,7 @@ const checkHeadSQL = `SELECT shopflow_check_head($1, $2)`
 
 const insertSQL = `INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
 SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema, e.payload, e.meta
-FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[]) WITH ORDINALITY
+FROM unnest($4::uuid[], $5::text[], $6::int[], $7::json[], $8::json[]) WITH ORDINALITY
      AS e(id, type, schema, payload, meta, n)
 ORDER BY e.n`
 

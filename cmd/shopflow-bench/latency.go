@@ -76,14 +76,14 @@ func relayLatency(ctx context.Context, o options) ([]time.Duration, error) {
 	}
 	defer producer.Close()
 	var mu sync.Mutex
-	acked := map[uuid.UUID]time.Time{}
+	acked := map[string]time.Time{}
 	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: topic,
-		OnPublished: func(b []eventstore.RecordedEvent) {
+		OnPublished: func(b []eventstore.Published) {
 			now := time.Now()
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range b {
-				acked[e.ID] = now
+				acked[e.EventID] = now
 			}
 		}})
 	if err != nil {
@@ -113,7 +113,7 @@ func relayLatency(ctx context.Context, o options) ([]time.Duration, error) {
 	defer mu.Unlock()
 	var lat []time.Duration
 	for id, c := range committed {
-		a, ok := acked[id]
+		a, ok := acked[id.String()]
 		if !ok {
 			return nil, fmt.Errorf("event %s committed but not published after 1s", id)
 		}

@@ -26,6 +26,7 @@ type options struct {
 	duration    time.Duration
 	backlog     int
 	rate        int
+	batch       int
 	concurrency []int
 }
 
@@ -34,6 +35,7 @@ func main() {
 	only := flag.String("only", "append,relay,latency", "comma-separated benchmarks to run")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each timed phase")
 	flag.IntVar(&o.backlog, "backlog", 200_000, "events in the relay drain benchmark")
+	flag.IntVar(&o.batch, "batch", 0, "relay batch size (0: the relay default)")
 	flag.IntVar(&o.rate, "rate", 1000, "events/s in the steady-state latency benchmark")
 	flag.Parse()
 	o.concurrency = []int{1, 8, 32}

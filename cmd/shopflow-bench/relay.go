@@ -74,8 +74,8 @@ func drain(ctx context.Context, o options, pool *pgxpool.Pool) (time.Duration, e
 	defer producer.Close()
 	var published atomic.Int64
 	done := make(chan struct{})
-	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: topic,
-		OnPublished: func(b []eventstore.RecordedEvent) {
+	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: topic, BatchSize: o.batch,
+		OnPublished: func(b []eventstore.Published) {
 			if published.Add(int64(len(b))) == int64(o.backlog) {
 				close(done)
 			}

@@ -13,9 +13,11 @@ CREATE TABLE events (
     event_id        uuid        NOT NULL UNIQUE,
     event_type      text        NOT NULL,
     schema_version  int         NOT NULL DEFAULT 1,
-    payload         jsonb       NOT NULL,
+    -- json, not jsonb: stored verbatim. The store never queries inside payloads, and reading
+    -- (the relay's and every rebuild's hot path) is then a copy, not a re-serialisation.
+    payload         json        NOT NULL,
     -- correlation_id, causation_id, traceparent, tracestate and free-form keys.
-    metadata        jsonb       NOT NULL DEFAULT '{}',
+    metadata        json        NOT NULL DEFAULT '{}',
     recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     -- Optimistic concurrency: exactly one writer wins each version of a stream.
     CONSTRAINT events_stream_version UNIQUE (stream_id, version)
