@@ -2,6 +2,7 @@
 //
 //	shopflow serve    run the HTTP API and workers of the contexts in SHOPFLOW_CONTEXTS
 //	shopflow topics   create the Kafka topics (idempotent)
+//	shopflow migrate  bring every context's database schema up to date (idempotent)
 //
 // Configuration comes from the environment (see internal/config); logs are JSON on stderr.
 package main
@@ -22,6 +23,7 @@ const usage = `usage: shopflow <command>
 commands:
   serve    run the HTTP API and the workers of the contexts in SHOPFLOW_CONTEXTS
   topics   create Shopflow's Kafka topics (idempotent)
+  migrate  bring the database schema of the contexts in SHOPFLOW_CONTEXTS up to date
 `
 
 func main() {
@@ -44,6 +46,8 @@ func main() {
 		err = serve(ctx, cfg, log)
 	case "topics":
 		err = topics(ctx, cfg, log)
+	case "migrate":
+		err = migrateAll(cfg, log)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

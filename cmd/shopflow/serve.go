@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopflow/shopflow/api"
+	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/config"
 	"github.com/shopflow/shopflow/internal/elastic"
 	"github.com/shopflow/shopflow/internal/health"
@@ -24,14 +26,17 @@ import (
 
 // deps are the connections a serving process holds; close releases them in reverse order.
 type deps struct {
-	pools map[string]*pgxpool.Pool
-	kafka *kgo.Client
-	es    *elasticsearch.Client
+	pools    map[string]*pgxpool.Pool
+	kafka    *kgo.Client // admin and health
+	producer *kgo.Client // the relays' idempotent producer
+	es       *elasticsearch.Client
 }
 
 func (d *deps) close() {
-	if d.kafka != nil {
-		d.kafka.Close()
+	for _, cl := range []*kgo.Client{d.producer, d.kafka} {
+		if cl != nil {
+			cl.Close()
+		}
 	}
 	for _, p := range d.pools {
 		p.Close()
@@ -50,6 +55,10 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 	}
 	var err error
 	if d.kafka, err = kafka.NewClient(cfg.KafkaBrokers); err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.producer, err = kafka.NewClient(cfg.KafkaBrokers, eventstore.ProducerOpts()...); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -76,7 +85,13 @@ func (d *deps) checker() *health.Checker {
 	return h
 }
 
+// serve runs the HTTP API and, per context, the outbox relay. Shutdown order on SIGTERM:
+// stop HTTP intake and drain requests, then stop the workers, then flush the producer, then
+// close connections (deferred).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := migrateAll(cfg, log); err != nil {
+		return err
+	}
 	d, err := connect(ctx, cfg)
 	if err != nil {
 		return err
@@ -89,21 +104,59 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e := api.New(api.Options{Log: log, Health: d.checker(), Registry: reg})
 
+	workers, stopWorkers := context.WithCancel(context.Background())
+	wait, err := startRelays(workers, cfg, d, reg, log)
+	if err != nil {
+		stopWorkers()
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- e.Start(cfg.HTTPAddr) }()
 	log.Info("serving", "addr", cfg.HTTPAddr, "contexts", cfg.Contexts)
 	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+	case err = <-errc:
+		err = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := e.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http shutdown: %w", err)
+	if serr := e.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
+	}
+	stopWorkers()
+	wait()
+	if ferr := d.producer.Flush(sctx); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("flush producer: %w", ferr))
 	}
 	log.Info("stopped")
+	return err
+}
+
+// startRelays runs one outbox relay per context; the returned function waits for them.
+func startRelays(ctx context.Context, cfg config.Config, d *deps, reg prometheus.Registerer, log *slog.Logger) (func(), error) {
+	vecs := eventstore.NewRelayMetricVecs(reg)
+	var wg sync.WaitGroup
+	for _, c := range cfg.Contexts {
+		relay, err := eventstore.NewRelay(d.pools[c], d.producer, eventstore.RelayConfig{
+			Topic: kafka.EventsTopic(c), Log: log, Metrics: vecs.For(c),
+		})
+		if err != nil {
+			return wg.Wait, err
+		}
+		wg.Go(func() { _ = relay.Run(ctx) })
+	}
+	return wg.Wait, nil
+}
+
+// migrateAll brings every hosted context's event store schema up to date.
+func migrateAll(cfg config.Config, log *slog.Logger) error {
+	for _, c := range cfg.Contexts {
+		if err := eventstore.Migrate(cfg.DatabaseURL(c)); err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+		log.Info("schema up to date", "context", c)
+	}
 	return nil
 }
 
