@@ -3,6 +3,7 @@
 //	shopflow serve    run the HTTP API and workers of the contexts in SHOPFLOW_CONTEXTS
 //	shopflow topics   create the Kafka topics (idempotent)
 //	shopflow migrate  bring every context's database schema up to date (idempotent)
+//	shopflow healthcheck  exit 0 when this process's GET /readyz answers 200 (for containers)
 //
 // Configuration comes from the environment (see internal/config); logs are JSON on stderr.
 package main
@@ -24,6 +25,7 @@ commands:
   serve    run the HTTP API and the workers of the contexts in SHOPFLOW_CONTEXTS
   topics   create Shopflow's Kafka topics (idempotent)
   migrate  bring the database schema of the contexts in SHOPFLOW_CONTEXTS up to date
+  healthcheck  exit 0 when the server at SHOPFLOW_HTTP_ADDR is ready (container probes)
 `
 
 func main() {
@@ -48,6 +50,8 @@ func main() {
 		err = topics(ctx, cfg, log)
 	case "migrate":
 		err = migrateAll(cfg, log)
+	case "healthcheck":
+		err = healthcheck(ctx, cfg)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
