@@ -23,14 +23,14 @@ clean: down ## stop everything and wipe all local state (data, logs, built jars)
 infra: ## start only the servers the tests need
 	@scripts/stack.sh infra
 
-test: infra ## every test, unit and integration, against the real servers
-	SHOPFLOW_REQUIRE_SERVERS=true $(GO) test $(GOTEST_FLAGS) ./...
+test: ## every test, unit and integration, against the real servers (started if needed)
+	@SHOPFLOW_REQUIRE_SERVERS=true scripts/stack.sh run $(GO) test $(GOTEST_FLAGS) ./...
 
 unit: ## tests that need no server (integration tests skip when servers are down)
 	$(GO) test -count=1 -short ./...
 
-bench: infra ## benchmarks with a raw baseline measured in the same run
-	$(GO) run ./cmd/shopflow-bench
+bench: ## benchmarks with a raw baseline measured in the same run
+	@scripts/stack.sh run $(GO) run ./cmd/shopflow-bench $(BENCH_FLAGS)
 
 build:
 	$(GO) build -o bin/shopflow ./cmd/shopflow

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs Shopflow's whole local stack: PostgreSQL, Kafka, Elasticsearch and the shopflow process.
-# Usage: stack.sh up|infra|down|status|logs
+# Usage: stack.sh up|infra|down|status|logs|run CMD...
 #   up      install what is missing, start every server and shopflow, wait until healthy
 #   infra   the same without the shopflow process (what `make test` needs)
+#   run     start the servers, then run CMD with the SHOPFLOW_* variables pointing at them
 #   down    stop everything, shopflow first
 #   status  one line per component; exit 3 when any is down
 #   logs    where each log lives, and the last lines of each
@@ -25,8 +26,9 @@ export SHOPFLOW_PAYMENTS_DATABASE_URL="${SHOPFLOW_PAYMENTS_DATABASE_URL:-$pg/pay
 export SHOPFLOW_KAFKA_BROKERS="${SHOPFLOW_KAFKA_BROKERS:-127.0.0.1:${SHOPFLOW_KAFKA_PORT:-9092}}"
 export SHOPFLOW_ES_URLS="${SHOPFLOW_ES_URLS:-http://127.0.0.1:${SHOPFLOW_ES_PORT:-9200}}"
 
+# Debian's golang-go is older than go.mod requires, so a missing Go is reported, not installed.
 ensure_go() {
-  command -v go >/dev/null 2>&1 || apt_install golang-go
+  command -v go >/dev/null 2>&1 || die "Go $(sed -n 's/^go //p' "$REPO_ROOT/go.mod") or newer is required (https://go.dev/dl)"
 }
 
 infra() {
@@ -97,7 +99,15 @@ logs() {
   done
 }
 
+run() {
+  infra
+  ensure_go
+  cd "$REPO_ROOT"
+  exec "$@"
+}
+
 case "${1:-}" in
   up|infra|down|status|logs) "$1" ;;
-  *) echo "usage: $0 up|infra|down|status|logs" >&2; exit 2 ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 up|infra|down|status|logs|run CMD..." >&2; exit 2 ;;
 esac
