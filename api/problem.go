@@ -6,6 +6,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/eventstore"
 )
 
 // ProblemContentType is the media type of error responses (RFC 9457).
@@ -14,12 +17,15 @@ const ProblemContentType = "application/problem+json"
 // Problem is an RFC 9457 problem document. Errors lists every field at fault, so a client
 // can fix all of them in one round trip.
 type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail,omitempty"`
-	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Code is a stable, machine-readable reason for a 409 (a business rule's code such as
+	// "order_not_cancellable", or "version_conflict") or for a refused Idempotency-Key.
+	Code   string       `json:"code,omitempty"`
+	Errors []FieldError `json:"errors,omitempty"`
 }
 
 // FieldError names one bad input: a JSON pointer-like path ("lines[0].quantity", or
@@ -56,16 +62,81 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// problemMappers turn the error kinds that have a meaning for clients into problems, in
+// order; the first that recognises an error wins. Anything else is a 500.
+var problemMappers = []func(error) *Problem{
+	asProblem, asValidationError, asRuleError, asSentinel, asHTTPError,
+}
+
 func toProblem(err error) *Problem {
-	var p *Problem
-	if errors.As(err, &p) {
-		cp := *p
-		return &cp
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		detail, _ := he.Message.(string)
-		return NewProblem(he.Code, detail)
+	for _, mapper := range problemMappers {
+		if p := mapper(err); p != nil {
+			return p
+		}
 	}
 	return NewProblem(http.StatusInternalServerError, "internal error")
+}
+
+// asProblem copies a *Problem returned by a handler.
+func asProblem(err error) *Problem {
+	var p *Problem
+	if !errors.As(err, &p) {
+		return nil
+	}
+	cp := *p
+	return &cp
+}
+
+// asValidationError maps *domain.ValidationError to 422 with every invalid field.
+func asValidationError(err error) *Problem {
+	var ve *domain.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	fields := make([]FieldError, len(ve.Fields))
+	for i, f := range ve.Fields {
+		fields[i] = FieldError(f)
+	}
+	return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", fields...)
+}
+
+// asRuleError maps *domain.RuleError to 409 with the rule's code.
+func asRuleError(err error) *Problem {
+	var re *domain.RuleError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	p := NewProblem(http.StatusConflict, re.Message)
+	p.Code = re.Code
+	return p
+}
+
+// asSentinel maps the sentinel errors of the domain and the event store.
+func asSentinel(err error) *Problem {
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return NewProblem(http.StatusNotFound, err.Error())
+	case errors.Is(err, eventstore.ErrVersionConflict):
+		p := NewProblem(http.StatusConflict, "the resource was changed concurrently; retry the request")
+		p.Code = "version_conflict"
+		return p
+	case errors.Is(err, eventstore.ErrIdempotencyKeyExists):
+		p := NewProblem(http.StatusConflict, "this Idempotency-Key was already used")
+		p.Code = "idempotency_key_in_use"
+		return p
+	}
+	return nil
+}
+
+// asHTTPError maps echo's errors (404 route, 405, 413 body limit, …).
+func asHTTPError(err error) *Problem {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		return nil
+	}
+	detail, _ := he.Message.(string)
+	if he.Code == http.StatusRequestEntityTooLarge {
+		detail = "the request body exceeds " + MaxBodyBytes + "B"
+	}
+	return NewProblem(he.Code, detail)
 }

@@ -1,0 +1,38 @@
+// Package command holds Shopflow's command handlers: the write side of the orders,
+// inventory and payments contexts, shared by the HTTP write API and the saga workers.
+//
+// A command is an imperative struct (PlaceOrder, RestockProduct, …) handled by a handler
+// built with its dependencies (NewPlaceOrderHandler(store, cfg)). Handle validates the
+// command, loads the aggregate from the context's event store, lets the domain decide,
+// and appends the recorded events with optimistic concurrency. It returns a [Result]: the
+// aggregate id, its stream id and the stream version after the command, which API
+// responses report so that clients can read their own writes.
+//
+// # One transaction per command
+//
+// [Repository] does the load–decide–append cycle for one aggregate type. Everything a
+// command writes commits in one eventstore.Write: the events and, from [Options], the
+// inbox entry of the saga message that caused the command and/or the idempotency record
+// of the API request. A conflict (eventstore.ErrVersionConflict: another writer appended
+// to the stream since it was loaded) makes Update reload and decide again, up to
+// Config.MaxAttempts times with a small jittered backoff; then the conflict is returned.
+// Saga code that must append to several streams atomically composes [Repository.Load],
+// [Repository.Append] and [Retry] itself.
+//
+// # Identifiers
+//
+// New aggregate ids are UUIDv7 strings ([NewID]); ids from outside are accepted only as
+// canonical UUIDs ([ParseID]). A stream id is "<aggregate type>-<id>" ([StreamID]), e.g.
+// "order-0190…", "product-…", "order_reservation-<order id>", "account-<customer id>".
+//
+// # Errors
+//
+// Handlers return the domain's error kinds unwrapped enough for errors.As/errors.Is:
+// *domain.ValidationError (every invalid field, named as in the API's JSON),
+// *domain.RuleError, [NotFoundError] (errors.Is domain.ErrNotFound) and the eventstore
+// sentinels (ErrVersionConflict after the last attempt, ErrIdempotencyKeyExists,
+// ErrAlreadyProcessed). Handlers are safe for concurrent use.
+//
+// Uniqueness that spans aggregates (product SKUs, customer emails) is not enforced here:
+// the event store has no unique index over event payloads yet.
+package command

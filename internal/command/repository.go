@@ -1,0 +1,251 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/eventstore"
+)
+
+// EventStore is what handlers need of a service database's event store;
+// *eventstore.Store implements it. Load returns a stream's events in version order;
+// Write commits atomically (see eventstore.Store.Write for its errors).
+type EventStore interface {
+	Load(ctx context.Context, streamID string, afterVersion int64) ([]eventstore.RecordedEvent, error)
+	Write(ctx context.Context, w eventstore.Write) (map[string]int64, error)
+}
+
+// Aggregate is what a Repository needs of an aggregate; every domain aggregate has it.
+type Aggregate interface {
+	ID() string
+	Version() int64
+	CommittedVersion() int64
+	Changes() []domain.Event
+	MarkCommitted()
+}
+
+// AggregateType describes how one aggregate type is stored. The descriptors of Shopflow's
+// aggregates are [ProductType], [ReservationType], [AccountType] and [OrderType].
+type AggregateType[A Aggregate] struct {
+	// Name is the stream type and the stream id prefix, e.g. "product".
+	Name string
+	// Register adds the event types of the aggregate's context to a registry.
+	Register func(*domain.Registry)
+	// Load rehydrates aggregate id from its stream's events. It returns an error wrapping
+	// domain.ErrNotFound when the aggregate does not exist.
+	Load func(id string, history []domain.Event) (A, error)
+	// Status, optional, returns the aggregate's lifecycle status for Result.Status.
+	Status func(A) string
+}
+
+// Result is the outcome of a successful command.
+type Result struct {
+	// ID is the aggregate's id (a UUID).
+	ID string
+	// StreamID is the aggregate's stream id, see StreamID.
+	StreamID string
+	// Version is the stream version after the command: the version the read side reaches
+	// once it has applied the command's events. A command with nothing to do leaves it.
+	Version int64
+	// Status is the aggregate's lifecycle status after the command, for aggregates that
+	// have one (orders: "pending", "cancelled", …); empty otherwise.
+	Status string
+}
+
+// IdempotencyFunc builds the idempotency record to store with a command's events, from
+// the command's result. It may be called once per attempt; the record of the attempt that
+// commits is the one stored.
+type IdempotencyFunc func(Result) (*eventstore.IdempotencyRecord, error)
+
+// Options are what a caller adds to a command besides its fields. The zero value is
+// valid: a new correlation id, no inbox entry, no idempotency record.
+type Options struct {
+	// Metadata is stored with every appended event. An empty CorrelationID becomes a new
+	// UUID; an empty CausationID becomes the CorrelationID.
+	Metadata eventstore.Metadata
+	// Inbox, from a saga worker, marks the message that caused the command as processed
+	// in the same transaction; a duplicate makes the command fail with
+	// eventstore.ErrAlreadyProcessed and write nothing. It is written even when the
+	// command records no event.
+	Inbox *eventstore.InboxEntry
+	// Idempotency, from the API, builds the Idempotency-Key record written in the same
+	// transaction; a key committed first makes the command fail with
+	// eventstore.ErrIdempotencyKeyExists and write nothing. It is written even when the
+	// command records no event.
+	Idempotency IdempotencyFunc
+}
+
+// withDefaults fills the metadata's correlation and causation ids.
+func (o Options) withDefaults() (Options, error) {
+	if o.Metadata.CorrelationID == "" {
+		id, err := NewID()
+		if err != nil {
+			return o, err
+		}
+		o.Metadata.CorrelationID = id
+	}
+	if o.Metadata.CausationID == "" {
+		o.Metadata.CausationID = o.Metadata.CorrelationID
+	}
+	return o, nil
+}
+
+// NotFoundError reports that an aggregate does not exist (its stream has no events).
+// errors.Is(err, domain.ErrNotFound) holds.
+type NotFoundError struct {
+	// Type is the aggregate type, e.g. "product".
+	Type string
+	// ID is the aggregate id that was looked up.
+	ID string
+}
+
+// Error returns "<type> <id> not found".
+func (e *NotFoundError) Error() string { return e.Type + " " + e.ID + " not found" }
+
+// Unwrap returns domain.ErrNotFound.
+func (e *NotFoundError) Unwrap() error { return domain.ErrNotFound }
+
+// Repository loads the aggregates of one type from an event store and appends their
+// changes. It is safe for concurrent use; the aggregates it returns are not.
+type Repository[A Aggregate] struct {
+	store    EventStore
+	typ      AggregateType[A]
+	registry *domain.Registry
+	cfg      Config
+}
+
+// NewRepository returns a repository of typ's aggregates in store. It fails if store is
+// nil, typ lacks Name, Register or Load, or cfg is invalid.
+func NewRepository[A Aggregate](store EventStore, typ AggregateType[A], cfg Config) (*Repository[A], error) {
+	var errs []error
+	if store == nil {
+		errs = append(errs, errors.New("command: nil event store"))
+	}
+	if typ.Name == "" || typ.Register == nil || typ.Load == nil {
+		errs = append(errs, errors.New("command: aggregate type needs Name, Register and Load"))
+	}
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	registry := domain.NewRegistry()
+	typ.Register(registry)
+	return &Repository[A]{store: store, typ: typ, registry: registry, cfg: cfg.withDefaults()}, nil
+}
+
+// Load reads and decodes the stream of aggregate id and rehydrates it. It returns a
+// *NotFoundError if the aggregate does not exist.
+func (r *Repository[A]) Load(ctx context.Context, id string) (A, error) {
+	var zero A
+	streamID := StreamID(r.typ.Name, id)
+	records, err := r.store.Load(ctx, streamID, 0)
+	if err != nil {
+		return zero, fmt.Errorf("load %s: %w", streamID, err)
+	}
+	history := make([]domain.Event, len(records))
+	for i, rec := range records {
+		if history[i], err = r.registry.Decode(rec.Type, rec.Payload); err != nil {
+			return zero, fmt.Errorf("load %s version %d: %w", streamID, rec.Version, err)
+		}
+	}
+	a, err := r.typ.Load(id, history)
+	if errors.Is(err, domain.ErrNotFound) {
+		return zero, &NotFoundError{Type: r.typ.Name, ID: id}
+	}
+	if err != nil {
+		return zero, fmt.Errorf("load %s: %w", streamID, err)
+	}
+	if a.ID() != id {
+		return zero, fmt.Errorf("load %s: holds aggregate %q: %w", streamID, a.ID(), domain.ErrInvalidHistory)
+	}
+	return a, nil
+}
+
+// Append encodes a's uncommitted changes as an append to its stream at its committed
+// version, each event carrying meta. It has no events if a recorded none.
+func (r *Repository[A]) Append(a A, meta eventstore.Metadata) (eventstore.StreamAppend, error) {
+	app := eventstore.StreamAppend{
+		StreamID: StreamID(r.typ.Name, a.ID()), StreamType: r.typ.Name, ExpectedVersion: a.CommittedVersion(),
+	}
+	for _, e := range a.Changes() {
+		name, payload, err := domain.Encode(e)
+		if err != nil {
+			return app, err
+		}
+		app.Events = append(app.Events, eventstore.EventData{Type: name, Payload: payload, Metadata: meta})
+	}
+	return app, nil
+}
+
+// Result describes a as a command result.
+func (r *Repository[A]) Result(a A) Result {
+	res := Result{ID: a.ID(), StreamID: StreamID(r.typ.Name, a.ID()), Version: a.Version()}
+	if r.typ.Status != nil {
+		res.Status = r.typ.Status(a)
+	}
+	return res
+}
+
+// Create appends the changes of a new aggregate (its stream must not exist yet) in one
+// transaction with opts' inbox entry and idempotency record. An existing stream gives
+// eventstore.ErrVersionConflict; there is no retry, since a new id cannot be decided again.
+func (r *Repository[A]) Create(ctx context.Context, a A, opts Options) (Result, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	return r.save(ctx, a, opts)
+}
+
+// Update loads aggregate id, runs decide on it and appends the changes decide recorded in
+// one transaction with opts' inbox entry and idempotency record. On
+// eventstore.ErrVersionConflict it reloads and decides again (see Retry and
+// Config.MaxAttempts). An error from decide is returned as is and nothing is written.
+func (r *Repository[A]) Update(ctx context.Context, id string, decide func(A) error, opts Options) (Result, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	err = Retry(ctx, r.cfg, func(ctx context.Context) error {
+		a, err := r.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := decide(a); err != nil {
+			return err
+		}
+		res, err = r.save(ctx, a, opts)
+		return err
+	})
+	return res, err
+}
+
+// save writes a's changes with opts' extras in one transaction. It writes nothing when
+// there is nothing to write.
+func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, error) {
+	res := r.Result(a)
+	app, err := r.Append(a, opts.Metadata)
+	if err != nil {
+		return Result{}, err
+	}
+	w := eventstore.Write{Inbox: opts.Inbox}
+	if len(app.Events) > 0 {
+		w.Appends = []eventstore.StreamAppend{app}
+	}
+	if opts.Idempotency != nil {
+		if w.Idempotency, err = opts.Idempotency(res); err != nil {
+			return Result{}, fmt.Errorf("idempotency record: %w", err)
+		}
+	}
+	if len(w.Appends) == 0 && w.Inbox == nil && w.Idempotency == nil {
+		return res, nil
+	}
+	if _, err := r.store.Write(ctx, w); err != nil {
+		return Result{}, fmt.Errorf("save %s: %w", res.StreamID, err)
+	}
+	a.MarkCommitted()
+	return res, nil
+}

@@ -1,0 +1,84 @@
+package command_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/command"
+)
+
+func TestStreamID(t *testing.T) {
+	if got := command.StreamID("order", "0190"); got != "order-0190" {
+		t.Errorf("StreamID = %q", got)
+	}
+}
+
+func TestParseID(t *testing.T) {
+	tests := map[string]string{
+		"0190a7d4-3c5e-7c3a-9f1e-2b4c6d8e0f12":  "0190a7d4-3c5e-7c3a-9f1e-2b4c6d8e0f12",
+		"0190A7D4-3C5E-7C3A-9F1E-2B4C6D8E0F12":  "0190a7d4-3c5e-7c3a-9f1e-2b4c6d8e0f12",
+		"0190a7d43c5e7c3a9f1e2b4c6d8e0f12":      "",
+		"{0190a7d4-3c5e-7c3a-9f1e-2b4c6d8e0f1}": "",
+		"0190a7d4-3c5e-7c3a-9f1e-2b4c6d8e0f1g":  "",
+		"":                                      "",
+	}
+	for in, want := range tests {
+		got, ok := command.ParseID(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("ParseID(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// TestOptionsShareTheTransaction checks that the inbox entry and the idempotency record
+// commit with the events, and that a duplicate of either writes nothing.
+func TestOptionsShareTheTransaction(t *testing.T) {
+	d := newDB(t)
+	id := registerProduct(t, d.store, widget)
+	h := must(command.NewRestockProductHandler(d.store, command.Config{}))(t)
+	restock := command.RestockProduct{ProductID: id, Quantity: 1}
+
+	t.Run("inbox", func(t *testing.T) {
+		opts := command.Options{Inbox: &eventstore.InboxEntry{Consumer: "saga", MessageID: "m-1"}}
+		res := must(h.Handle(ctx(t), restock, opts))(t)
+		if _, err := h.Handle(ctx(t), restock, opts); !errors.Is(err, eventstore.ErrAlreadyProcessed) {
+			t.Errorf("duplicate message: err = %v", err)
+		}
+		if v := loadProduct(t, d.store, id).Version(); v != res.Version {
+			t.Errorf("version = %d after the duplicate, want %d", v, res.Version)
+		}
+	})
+	t.Run("idempotency", func(t *testing.T) {
+		var calls []command.Result
+		opts := command.Options{Idempotency: func(res command.Result) (*eventstore.IdempotencyRecord, error) {
+			calls = append(calls, res)
+			return &eventstore.IdempotencyRecord{Key: "k-1", RequestHash: []byte{1}, Status: 200, Response: []byte(`{"v":1}`)}, nil
+		}}
+		res := must(h.Handle(ctx(t), restock, opts))(t)
+		if len(calls) != 1 || calls[0] != res {
+			t.Errorf("Idempotency called with %+v, result %+v", calls, res)
+		}
+		rec := must(d.store.Idempotency(ctx(t), "k-1"))(t)
+		if rec.Status != 200 || !bytes.Equal(rec.RequestHash, []byte{1}) {
+			t.Errorf("record = %+v", rec)
+		}
+		if _, err := h.Handle(ctx(t), restock, opts); !errors.Is(err, eventstore.ErrIdempotencyKeyExists) {
+			t.Errorf("same key: err = %v", err)
+		}
+		if v := loadProduct(t, d.store, id).Version(); v != res.Version {
+			t.Errorf("version = %d after the duplicate, want %d", v, res.Version)
+		}
+	})
+	t.Run("no event still records the key", func(t *testing.T) {
+		cancel := must(command.NewCancelOrderHandler(d.store, command.Config{}))(t)
+		orderID := placeOrder(t, d.store)
+		must(cancel.Handle(ctx(t), command.CancelOrder{OrderID: orderID}, command.Options{}))(t)
+		opts := command.Options{Idempotency: func(command.Result) (*eventstore.IdempotencyRecord, error) {
+			return &eventstore.IdempotencyRecord{Key: "k-2", RequestHash: []byte{2}, Status: 202, Response: []byte(`{}`)}, nil
+		}}
+		must(cancel.Handle(ctx(t), command.CancelOrder{OrderID: orderID}, opts))(t)
+		must(d.store.Idempotency(ctx(t), "k-2"))(t)
+	})
+}
