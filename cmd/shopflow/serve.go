@@ -27,12 +27,16 @@ import (
 // deps are the connections a serving process holds; close releases them in reverse order.
 type deps struct {
 	pools    map[string]*pgxpool.Pool
+	stores   map[string]*eventstore.Store
 	kafka    *kgo.Client // admin and health
 	producer *kgo.Client // the relays' idempotent producer
 	es       *elasticsearch.Client
 }
 
 func (d *deps) close() {
+	for _, s := range d.stores {
+		s.Close()
+	}
 	for _, cl := range []*kgo.Client{d.producer, d.kafka} {
 		if cl != nil {
 			cl.Close()
@@ -44,7 +48,7 @@ func (d *deps) close() {
 }
 
 func connect(ctx context.Context, cfg config.Config) (*deps, error) {
-	d := &deps{pools: map[string]*pgxpool.Pool{}}
+	d := &deps{pools: map[string]*pgxpool.Pool{}, stores: map[string]*eventstore.Store{}}
 	for _, c := range cfg.Contexts {
 		pool, err := postgres.Open(ctx, cfg.DatabaseURL(c))
 		if err != nil {
@@ -52,6 +56,7 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 			return nil, fmt.Errorf("%s database: %w", c, err)
 		}
 		d.pools[c] = pool
+		d.stores[c] = eventstore.New(pool)
 	}
 	var err error
 	if d.kafka, err = kafka.NewClient(cfg.KafkaBrokers); err != nil {
@@ -103,6 +108,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e := api.New(api.Options{Log: log, Health: d.checker(), Registry: reg})
+	handlers, err := writeHandlers(d.stores)
+	if err != nil {
+		return err
+	}
+	if err := api.RegisterWriteRoutes(e, handlers); err != nil {
+		return err
+	}
 
 	workers, stopWorkers := context.WithCancel(context.Background())
 	wait, err := startRelays(workers, cfg, d, reg, log)
