@@ -36,7 +36,10 @@ const (
 //	 "metadata":{"correlation_id":"…","causation_id":"…","traceparent":"…"},
 //	 "payload":{…}}
 //
-// Consumers deduplicate by (stream_id, version): delivery is at least once.
+// Consumers deduplicate by (stream_id, version): delivery is at least once. The record's
+// own timestamp is the time it was produced; the event's time is recorded_at. (franz-go
+// measures its record delivery timeout from the record timestamp, so stamping records with
+// an old event time would fail every re-published record at once.)
 type Envelope struct {
 	EventID       uuid.UUID       `json:"event_id"`
 	EventType     string          `json:"event_type"`
@@ -77,7 +80,7 @@ func (env Envelope) Record(topic string) (*kgo.Record, error) {
 	if ts := env.Metadata.TraceState; ts != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderTraceState, Value: []byte(ts)})
 	}
-	return &kgo.Record{Topic: topic, Key: []byte(env.StreamID), Value: value, Headers: h, Timestamp: env.RecordedAt}, nil
+	return &kgo.Record{Topic: topic, Key: []byte(env.StreamID), Value: value, Headers: h}, nil
 }
 
 // ErrUndecodable marks a record that can never be decoded: consumers dead-letter it.

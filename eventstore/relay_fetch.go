@@ -93,5 +93,5 @@ func (o *outgoing) record(topic string) *kgo.Record {
 	if o.traceState != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderTraceState, Value: []byte(o.traceState)})
 	}
-	return &kgo.Record{Topic: topic, Key: []byte(o.StreamID), Value: o.envelope, Headers: h, Timestamp: o.RecordedAt}
+	return &kgo.Record{Topic: topic, Key: []byte(o.StreamID), Value: o.envelope, Headers: h}
 }

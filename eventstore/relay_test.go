@@ -84,7 +84,13 @@ type published map[string][]int64
 // consume reads topic from the start until want distinct (stream, version) pairs arrived.
 func consume(t *testing.T, topic string, want int, timeout time.Duration) published {
 	t.Helper()
-	cl := testenv.Kafka(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	return consumeWith(t, testenv.Kafka(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())), want, timeout)
+}
+
+// consumeWith polls cl (already consuming the topic from the start) until want distinct
+// (stream, version) pairs arrived.
+func consumeWith(t *testing.T, cl *kgo.Client, want int, timeout time.Duration) published {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	got := published{}

@@ -1,0 +1,96 @@
+package eventstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/shopflow/shopflow/eventstore"
+)
+
+// A Kafka outage long enough to fail the producer's records makes the relay back off and
+// resume at its cursor: nothing is lost and every stream stays in order. The broker is
+// franz-go's kfake, because a real broker cannot be made to fail produce requests on cue;
+// Postgres is real.
+func TestRelayResumesAfterKafkaOutage(t *testing.T) {
+	s, pool, _ := newStore(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	var down atomic.Bool
+	var refused atomic.Int64
+	down.Store(true)
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		return refuseProduce(req.(*kmsg.ProduceRequest)), nil, true
+	})
+	producer, err := kgo.NewClient(append(eventstore.ProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.RecordRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }), kgo.MetadataMinAge(50*time.Millisecond))...) // fail records fast, so the relay's own backoff runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(producer.Close)
+	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: "events", MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = relay.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	heads := map[string]int64{}
+	for i := range 200 {
+		stream := fmt.Sprintf("s-%d", i%10)
+		v, err := s.Append(context.Background(), stream, "t", heads[stream], ev("E", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads[stream] = v
+	}
+	waitFor(t, func() bool { return refused.Load() >= 3 }) // records failed at least once
+	time.Sleep(2 * time.Second)                            // an outage longer than the delivery timeout
+	down.Store(false)
+
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(consumer.Close)
+	checkOrder(t, consumeWith(t, consumer, 200, 30*time.Second), heads, true)
+	if n := refused.Load(); n < 3 {
+		t.Fatalf("only %d produce requests refused: the outage was not exercised", n)
+	}
+}
+
+// refuseProduce answers every partition of a produce request with NOT_ENOUGH_REPLICAS, a
+// retriable error: after the producer's retries the records fail back to the relay.
+func refuseProduce(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = kerr.NotEnoughReplicas.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
