@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -237,5 +238,53 @@ func TestHeadWrittenByNewerTransactionIsAConflict(t *testing.T) {
 	// A fresh transaction (what a retry gets) passes the same check.
 	if _, err := pool.Exec(ctx, eventstore.CheckHeadSQL, "s", 1); err != nil {
 		t.Fatalf("head check in a new transaction: %v", err)
+	}
+}
+
+// ReadAll never passes an event whose transaction is still open, even when later events
+// already committed; once it commits, every event is read exactly once.
+func TestReadAllWaitsForOpenTransactions(t *testing.T) {
+	s, pool, _ := newStore(t)
+	ctx := context.Background()
+	slow, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Rollback(ctx)
+	if _, err := slow.Exec(ctx, `INSERT INTO events (stream_id, stream_type, version, event_id, event_type, payload)
+		VALUES ('slow', 't', 1, gen_random_uuid(), 'Slow', '{}')`); err != nil { // the lowest position
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "fast", "t", 0, ev("Fast", 1)); err != nil {
+		t.Fatal(err)
+	}
+	evs, cur, err := s.ReadAll(ctx, eventstore.Cursor{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 0 {
+		t.Fatalf("read %d events while an older transaction is open, want 0", len(evs))
+	}
+	if err := slow.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Transactions of other tests on the server also hold the horizon back for a moment.
+	var all []string
+	for deadline := time.Now().Add(10 * time.Second); len(all) < 2 && time.Now().Before(deadline); {
+		evs, next, err := s.ReadAll(ctx, cur, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		all, cur = append(all, evs[0].StreamID), next
+	}
+	if evs, _, _ := s.ReadAll(ctx, cur, 10); len(evs) != 0 {
+		t.Fatalf("read %d more events after both", len(evs))
+	}
+	if !reflect.DeepEqual(all, []string{"slow", "fast"}) {
+		t.Fatalf("read %v, want [slow fast] (commit order of their transactions' ids)", all)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -37,7 +38,19 @@ func main() {
 	flag.IntVar(&o.backlog, "backlog", 200_000, "events in the relay drain benchmark")
 	flag.IntVar(&o.batch, "batch", 0, "relay batch size (0: the relay default)")
 	flag.IntVar(&o.rate, "rate", 1000, "events/s in the steady-state latency benchmark")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	o.concurrency = []int{1, 8, 32}
 	cfg, err := config.Load()
 	if err != nil {
@@ -59,6 +72,7 @@ func main() {
 		}
 		if err := fn(ctx, o); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 	}
