@@ -27,7 +27,7 @@ type Options struct {
 
 // New returns an echo instance with Shopflow's middleware (recover, request id, body limit,
 // structured request logs, request metrics), the problem+json error handler and the
-// operational routes: GET /healthz, GET /readyz and GET /metrics. Command and query routes
+// operational routes: GET /healthz, GET /readyz, GET /metrics and GET /openapi.yaml. Command and query routes
 // are registered on it by the write and read APIs.
 func New(opts Options) *echo.Echo {
 	e := echo.New()
@@ -40,6 +40,7 @@ func New(opts Options) *echo.Echo {
 	})
 	e.GET("/readyz", readyz(opts.Health))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
+	e.GET("/openapi.yaml", serveOpenAPI)
 	return e
 }
 
