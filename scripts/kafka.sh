@@ -26,8 +26,10 @@ install() {
   if [ "$(cat "$K_LIB/.stamp" 2>/dev/null)" != "$stamp" ]; then
     say "resolving the Kafka broker and its dependencies with Maven (first run only)"
     rm -rf "$K_LIB"
+    # (Output goes to a log shown on failure: Maven 3.8 prints stray ANSI resets even with -q -B.)
     JAVA_HOME="$jh" mvn -q -B -f "$POM" dependency:copy-dependencies \
-      -DoutputDirectory="$K_LIB" -DincludeScope=runtime
+      -DoutputDirectory="$K_LIB" -DincludeScope=runtime >"$LOG_DIR/kafka-build.log" 2>&1 ||
+      { cat "$LOG_DIR/kafka-build.log" >&2; die "resolving the Kafka broker failed"; }
     echo "$stamp" >"$K_LIB/.stamp"
   fi
   write_config
