@@ -24,7 +24,11 @@
 // longer be joined by an earlier uncommitted one, so the cursor never passes an event it has
 // not seen (watermill-sql uses the same scheme). The cost: while a transaction stays open,
 // events committed after it wait for it; the relay re-checks every few milliseconds while
-// committed events are pending, so a short transaction costs only its own duration.
+// committed events are pending, so a short transaction costs only its own duration. The
+// horizon is the server's, not the database's: any transaction holding a transaction id
+// (a write, CREATE DATABASE, …) delays the relays of every database on that server until it
+// ends. Read-only transactions, pg_dump included, take no id and delay nothing. Give each
+// service's database its own server in production, and keep write transactions short.
 //
 // Logical replication (pgoutput) would give commit order directly, but needs a replication
 // slot per database that retains WAL while the relay is down and a second protocol to

@@ -27,7 +27,7 @@ func appendEnvelope(dst []byte, eventID, eventType string, schemaVersion int, st
 	dst = append(dst, `,"position":`...)
 	dst = strconv.AppendInt(dst, position, 10)
 	dst = append(dst, `,"recorded_at":"`...)
-	dst = recordedAt.AppendFormat(dst, time.RFC3339Nano)
+	dst = recordedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","metadata":`...)
 	dst = append(dst, orEmptyObject(metadata)...)
 	dst = append(dst, `,"payload":`...)

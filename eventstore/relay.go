@@ -34,7 +34,7 @@ type RelayConfig struct {
 	// Name identifies the relay's cursor and lock; default: Topic. Relays sharing a name
 	// (several instances of one service) elect one active publisher.
 	Name string
-	// BatchSize is the most events read and published per round; default 2,000.
+	// BatchSize is the most events read and published per round; default 5,000.
 	BatchSize int
 	// IdlePoll bounds the wait for a notification when there is nothing to publish; it only
 	// matters when a NOTIFY was lost. Default 1 s.
@@ -57,7 +57,7 @@ func (c *RelayConfig) withDefaults() error {
 		return errors.New("eventstore: relay: Topic is required")
 	}
 	c.Name = cmp(c.Name, c.Topic)
-	c.BatchSize = cmp(c.BatchSize, 2000)
+	c.BatchSize = cmp(c.BatchSize, 5000)
 	c.IdlePoll = cmp(c.IdlePoll, time.Second)
 	c.StandbyPoll = cmp(c.StandbyPoll, time.Second)
 	c.MaxBackoff = cmp(c.MaxBackoff, 5*time.Second)
