@@ -25,7 +25,6 @@ import (
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
 	"github.com/shopflow/shopflow/internal/health"
-	"github.com/shopflow/shopflow/internal/postgres"
 	"github.com/shopflow/shopflow/internal/testenv"
 )
 
@@ -39,18 +38,8 @@ type db struct {
 // the test ends.
 func newDB(t testing.TB) db {
 	t.Helper()
-	url := testenv.Database(t)
-	if err := eventstore.Migrate(url); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	pool, err := postgres.Open(ctx(t), url)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	store := eventstore.New(pool)
-	t.Cleanup(store.Close)
-	return db{store: store, pool: pool}
+	es := testenv.NewEventStore(t)
+	return db{store: es.Store, pool: es.Pool}
 }
 
 // ctx returns a context that ends with the test (or after a minute).

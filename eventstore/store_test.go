@@ -14,25 +14,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopflow/shopflow/eventstore"
-	"github.com/shopflow/shopflow/internal/postgres"
 	"github.com/shopflow/shopflow/internal/testenv"
 )
 
 // newStore returns a store on a fresh, migrated database.
 func newStore(t testing.TB) (*eventstore.Store, *pgxpool.Pool, string) {
 	t.Helper()
-	url := testenv.Database(t)
-	if err := eventstore.Migrate(url); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	pool, err := postgres.Open(context.Background(), url+"?pool_max_conns=40")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s := eventstore.New(pool)
-	t.Cleanup(s.Close)
-	return s, pool, url
+	es := testenv.NewEventStore(t, "pool_max_conns=40")
+	return es.Store, es.Pool, es.URL
 }
 
 func ev(typ string, n int) eventstore.EventData {
