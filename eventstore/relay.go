@@ -197,7 +197,9 @@ func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) err
 		if r.cfg.OnPublished != nil {
 			r.cfg.OnPublished(published(batch))
 		}
-		if cerr := r.saveCursor(ctx, conn, readAhead); cerr != nil {
+		// Saved even when ctx ended meanwhile: the batch is acknowledged, and a graceful stop
+		// must not make the next relay publish it again.
+		if cerr := r.saveCursor(context.WithoutCancel(ctx), conn, readAhead); cerr != nil {
 			return cerr
 		}
 		cur = readAhead
@@ -230,6 +232,8 @@ func (r *Relay) produce(ctx context.Context, batch []outgoing) func() error {
 }
 
 func (r *Relay) saveCursor(ctx context.Context, conn *pgx.Conn, c Cursor) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	_, err := conn.Exec(ctx, `UPDATE relay_cursors SET transaction_id = $2::text::xid8, position = $3, updated_at = now()
 		WHERE name = $1`, r.cfg.Name, c.xid(), c.Position)
 	if err != nil {
