@@ -62,7 +62,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	benches := map[string]func(context.Context, options) error{
-		"append": benchAppend, "relay": benchRelayDrain, "latency": benchLatency,
+		"append": benchAppend, "relay": benchRelayDrain, "latency": benchLatency, "saga": benchSaga,
 	}
 	for _, name := range strings.Split(*only, ",") {
 		fn, ok := benches[name]

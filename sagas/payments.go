@@ -1,0 +1,144 @@
+package sagas
+
+import (
+	"context"
+	"errors"
+
+	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/inventory"
+	"github.com/shopflow/shopflow/domain/order"
+	"github.com/shopflow/shopflow/domain/payment"
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/command"
+)
+
+// DeclineStreamType is the stream type of the PaymentDeclined{unknown_customer} events the
+// payments reactor records when an order's customer has no account: one stream per order,
+// "payment_decline-<order id>", in the payments database. The customer's account stream
+// is not used, since it does not exist (appending there would block a later account
+// opening). The relay publishes these events to the payments topic like any other, keyed
+// by that stream id.
+const DeclineStreamType = "payment_decline"
+
+// NewPaymentsReactor returns the payments context's reactor. It consumes the inventory and
+// orders topics and appends to store, the payments database's event store:
+//
+//   - OrderStockReserved → capture the total on the customer's account
+//     (PaymentCaptured, or PaymentDeclined{insufficient_funds}); a customer without an
+//     account gets PaymentDeclined{unknown_customer} in stream
+//     "payment_decline-<order id>" (see DeclineStreamType);
+//   - OrderCancelled and OrderRejected{timeout} → refund (PaymentRefunded; or
+//     PaymentDeclined{order_closed} when nothing was captured yet, so a late capture
+//     request is ignored). Other rejections need no compensation: nothing was captured.
+//
+// It returns an error if cfg is invalid or store is nil.
+func NewPaymentsReactor(cfg Config, store *eventstore.Store) (*Reactor, error) {
+	if store == nil {
+		return nil, errors.New("sagas: payments reactor: nil store")
+	}
+	return newPaymentsReactor(cfg, store)
+}
+
+func newPaymentsReactor(cfg Config, store command.EventStore) (*Reactor, error) {
+	r, err := newReactor(cfg, Payments, Inventory, Orders)
+	if err != nil {
+		return nil, err
+	}
+	s := &paymentsSaga{w: writer{store}, store: store, retry: r.commandConfig()}
+	if s.accounts, err = command.NewRepository(store, command.AccountType(), s.retry); err != nil {
+		return nil, err
+	}
+	r.on(inventory.TypeOrderStockReserved, s.onStockReserved)
+	r.on(order.TypeOrderCancelled, func(ctx context.Context, m message) (string, error) {
+		e := m.event.(order.OrderCancelled)
+		return s.refund(ctx, m, e.CustomerID, e.OrderID)
+	})
+	r.on(order.TypeOrderRejected, func(ctx context.Context, m message) (string, error) {
+		e := m.event.(order.OrderRejected)
+		if e.Reason != order.ReasonTimeout {
+			return s.w.write(ctx, m)
+		}
+		return s.refund(ctx, m, e.CustomerID, e.OrderID)
+	})
+	return r, nil
+}
+
+// paymentsSaga holds the payments context's reactions.
+type paymentsSaga struct {
+	w        writer
+	store    command.EventStore
+	retry    command.Config
+	accounts *command.Repository[*payment.Account]
+}
+
+// onStockReserved charges the order's total.
+func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, error) {
+	e := m.event.(inventory.OrderStockReserved)
+	if err := requireID(m, "order_id", e.OrderID); err != nil {
+		return "", err
+	}
+	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
+		acct, err := s.accounts.Load(ctx, e.CustomerID)
+		if notFound(err) {
+			return s.declineUnknownCustomer(ctx, m, e.CustomerID, e.OrderID)
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := acct.Capture(e.OrderID, e.TotalCents); err != nil {
+			return "", permanent(err)
+		}
+		return s.save(ctx, m, acct)
+	})
+}
+
+// refund compensates a cancelled or timed-out order. A customer without an account was
+// never charged: only the inbox entry is written.
+func (s *paymentsSaga) refund(ctx context.Context, m message, customerID, orderID string) (string, error) {
+	if err := requireID(m, "order_id", orderID); err != nil {
+		return "", err
+	}
+	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
+		acct, err := s.accounts.Load(ctx, customerID)
+		if notFound(err) {
+			return s.w.write(ctx, m)
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := acct.Refund(orderID); err != nil {
+			return "", permanent(err)
+		}
+		return s.save(ctx, m, acct)
+	})
+}
+
+// declineUnknownCustomer records PaymentDeclined{unknown_customer} in the order's decline
+// stream, unless it holds it already.
+func (s *paymentsSaga) declineUnknownCustomer(ctx context.Context, m message, customerID, orderID string) (string, error) {
+	streamID := command.StreamID(DeclineStreamType, orderID)
+	existing, err := s.store.Load(ctx, streamID, 0)
+	if err != nil {
+		return "", err
+	}
+	if len(existing) > 0 {
+		return s.w.write(ctx, m)
+	}
+	name, payload, err := domain.Encode(payment.DeclineUnknownCustomer(customerID, orderID))
+	if err != nil {
+		return "", err
+	}
+	return s.w.write(ctx, m, eventstore.StreamAppend{
+		StreamID: streamID, StreamType: DeclineStreamType,
+		Events: []eventstore.EventData{{Type: name, Payload: payload, Metadata: m.meta}},
+	})
+}
+
+// save writes the account's changes with the inbox entry.
+func (s *paymentsSaga) save(ctx context.Context, m message, acct *payment.Account) (string, error) {
+	app, err := s.accounts.Append(acct, m.meta)
+	if err != nil {
+		return "", err
+	}
+	return s.w.write(ctx, m, app)
+}

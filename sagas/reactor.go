@@ -1,0 +1,191 @@
+package sagas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/inventory"
+	"github.com/shopflow/shopflow/domain/order"
+	"github.com/shopflow/shopflow/domain/payment"
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/command"
+)
+
+// ErrRunning is returned by Run when the reactor is already running.
+var ErrRunning = errors.New("sagas: reactor is already running")
+
+// InboxConsumer returns the consumer name under which a context's reactor records the
+// messages it processed in its database's inbox, e.g. "sagas.inventory". It does not
+// depend on the consumer group, so a message consumed again under another group (a new
+// deployment, a redrive, a reset) is still recognised.
+func InboxConsumer(context string) string { return "sagas." + context }
+
+// reaction handles one decoded message of an event type the reactor subscribes to. It
+// returns the outcome (OutcomeApplied, OutcomeNoop, OutcomeDuplicate) or an error:
+// permanent (IsPermanent) or transient.
+type reaction func(ctx context.Context, m message) (outcome string, err error)
+
+// message is a decoded saga input.
+type message struct {
+	env   eventstore.Envelope
+	event domain.Event
+	// inbox is the entry to write in the same transaction as the reaction's events.
+	inbox *eventstore.InboxEntry
+	// meta is the metadata of the events the reaction appends: the input's correlation
+	// id and trace context, caused by the input event.
+	meta eventstore.Metadata
+}
+
+// Reactor is one bounded context's side of the order saga: it consumes the other contexts'
+// event topics with a Kafka consumer group and reacts by appending to its own context's
+// event store only. Build one with NewInventoryReactor, NewPaymentsReactor or
+// NewOrdersReactor and call Run. A Reactor runs once at a time; it may be run again after
+// Run returns. Several processes may run the reactor of the same context: they share the
+// consumer group and split the partitions.
+type Reactor struct {
+	context    string
+	cfg        Config
+	group      string
+	topics     []string
+	deadLetter string
+	inbox      string
+	registry   *domain.Registry
+	reactions  map[string]reaction
+	background []func(context.Context)
+	metrics    *reactorMetrics
+	log        *slog.Logger
+	running    atomic.Bool
+}
+
+// newReactor validates cfg and returns the reactor of context consuming the events topics
+// of sources. Reactions are added by the caller.
+func newReactor(cfg Config, context string, sources ...string) (*Reactor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	own := cfg.context(context)
+	r := &Reactor{
+		context: context, cfg: cfg, group: own.Group, deadLetter: own.DeadLetterTopic,
+		inbox: InboxConsumer(context), registry: domain.NewRegistry(), reactions: map[string]reaction{},
+		metrics: cfg.Metrics.forReactor(context), log: cfg.Log.With("reactor", context),
+	}
+	for _, s := range sources {
+		r.topics = append(r.topics, cfg.context(s).EventsTopic)
+	}
+	order.Register(r.registry)
+	inventory.Register(r.registry)
+	payment.Register(r.registry)
+	return r, nil
+}
+
+// Context returns the bounded context the reactor writes to: "orders", "inventory" or
+// "payments".
+func (r *Reactor) Context() string { return r.context }
+
+// Topics returns the topics the reactor consumes.
+func (r *Reactor) Topics() []string { return append([]string(nil), r.topics...) }
+
+// Group returns the reactor's consumer group.
+func (r *Reactor) Group() string { return r.group }
+
+// DeadLetterTopic returns the topic where the reactor parks messages it can never process.
+func (r *Reactor) DeadLetterTopic() string { return r.deadLetter }
+
+// on subscribes fn to an event type.
+func (r *Reactor) on(eventType string, fn reaction) { r.reactions[eventType] = fn }
+
+// Run consumes and reacts until ctx ends, then commits what it processed, leaves the group
+// and returns nil. It returns an error only if it cannot start (a Kafka client cannot be
+// built) or ErrRunning. Failures of Postgres or Kafka while running are logged and retried
+// with exponential backoff without committing the offsets of unprocessed messages;
+// messages that can never be processed go to the dead-letter topic. Background work of
+// the reactor (the orders context's deadline scanner) runs for as long as Run does.
+func (r *Reactor) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer r.running.Store(false)
+	s, err := r.newSession()
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var wg sync.WaitGroup
+	for _, bg := range r.background {
+		wg.Go(func() { bg(ctx) })
+	}
+	s.loop(ctx)
+	wg.Wait()
+	return nil
+}
+
+// react decodes a record and runs the reaction of its event type. Records of event types
+// the reactor does not react to are ignored after their envelope was checked.
+func (r *Reactor) react(ctx context.Context, rec *kgo.Record) (string, error) {
+	env, err := eventstore.Decode(rec, r.cfg.Upcasters)
+	if err != nil {
+		return "", err
+	}
+	fn, ok := r.reactions[env.EventType]
+	if !ok {
+		return OutcomeIgnored, nil
+	}
+	event, err := r.registry.Decode(env.EventType, env.Payload)
+	if err != nil {
+		return "", permanent(fmt.Errorf("%w: %w", eventstore.ErrUndecodable, err))
+	}
+	return fn(ctx, r.message(env, event))
+}
+
+// message builds the reaction input of a decoded event.
+func (r *Reactor) message(env eventstore.Envelope, event domain.Event) message {
+	meta := eventstore.Metadata{
+		CorrelationID: env.Metadata.CorrelationID, CausationID: env.EventID.String(),
+		TraceParent: env.Metadata.TraceParent, TraceState: env.Metadata.TraceState,
+	}
+	if meta.CorrelationID == "" {
+		meta.CorrelationID = env.EventID.String()
+	}
+	return message{
+		env: env, event: event, meta: meta,
+		inbox: &eventstore.InboxEntry{Consumer: r.inbox, MessageID: messageID(env.EventID)},
+	}
+}
+
+// messageID is the inbox message id of an event: its event id, so that the same event
+// consumed again — redelivered, re-published by the relay after a crash, redriven from a
+// dead-letter topic — is recognised whatever its topic, partition and offset.
+func messageID(id uuid.UUID) string { return id.String() }
+
+// commandConfig returns the retry settings of the reactions' writes.
+func (r *Reactor) commandConfig() command.Config { return r.cfg.Command }
+
+// NewReactor returns the reactor of the named context (Orders, Inventory or Payments), for
+// wiring code that loops over the configured contexts: see NewOrdersReactor,
+// NewInventoryReactor and NewPaymentsReactor. store is the context's own event store; pool
+// is the same database's pool, used by the orders reactor only (nil is fine for the
+// others). An unknown name gives an error wrapping ErrUnknownContext.
+func NewReactor(context string, cfg Config, store *eventstore.Store, pool *pgxpool.Pool) (*Reactor, error) {
+	switch context {
+	case Orders:
+		return NewOrdersReactor(cfg, store, pool)
+	case Inventory:
+		return NewInventoryReactor(cfg, store)
+	case Payments:
+		return NewPaymentsReactor(cfg, store)
+	}
+	return nil, fmt.Errorf("sagas: %q: %w", context, ErrUnknownContext)
+}
+
+// ErrUnknownContext is returned (wrapped) by NewReactor for a name that is not a context.
+var ErrUnknownContext = errors.New("unknown bounded context")
