@@ -4,6 +4,7 @@
 //	shopflow topics   create the Kafka topics (idempotent)
 //	shopflow migrate  bring every context's database schema up to date (idempotent)
 //	shopflow healthcheck  exit 0 when this process's GET /readyz answers 200 (for containers)
+//	shopflow dlt list|redrive <context> …  inspect and re-drive a saga reactor's dead letters
 //
 // Configuration comes from the environment (see internal/config); logs are JSON on stderr.
 package main
@@ -26,6 +27,7 @@ commands:
   topics   create Shopflow's Kafka topics (idempotent)
   migrate  bring the database schema of the contexts in SHOPFLOW_CONTEXTS up to date
   healthcheck  exit 0 when the server at SHOPFLOW_HTTP_ADDR is ready (container probes)
+  dlt      list or re-drive the dead letters of a context (shopflow dlt for details)
 `
 
 func main() {
@@ -52,6 +54,8 @@ func main() {
 		err = migrateAll(cfg, log)
 	case "healthcheck":
 		err = healthcheck(ctx, cfg)
+	case "dlt":
+		err = dlt(ctx, cfg, os.Args[2:])
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

@@ -22,6 +22,7 @@ import (
 	"github.com/shopflow/shopflow/internal/health"
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/postgres"
+	"github.com/shopflow/shopflow/sagas"
 )
 
 // deps are the connections a serving process holds; close releases them in reverse order.
@@ -90,7 +91,7 @@ func (d *deps) checker() *health.Checker {
 	return h
 }
 
-// serve runs the HTTP API and, per context, the outbox relay. Shutdown order on SIGTERM:
+// serve runs the HTTP API and, per context, the outbox relay and the saga reactor. Shutdown order on SIGTERM:
 // stop HTTP intake and drain requests, then stop the workers, then flush the producer, then
 // close connections (deferred).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -117,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 
 	workers, stopWorkers := context.WithCancel(context.Background())
-	wait, err := startRelays(workers, cfg, d, reg, log)
+	wait, err := startWorkers(workers, cfg, d, reg, log)
 	if err != nil {
 		stopWorkers()
 		return err
@@ -145,18 +146,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return err
 }
 
-// startRelays runs one outbox relay per context; the returned function waits for them.
-func startRelays(ctx context.Context, cfg config.Config, d *deps, reg prometheus.Registerer, log *slog.Logger) (func(), error) {
-	vecs := eventstore.NewRelayMetricVecs(reg)
+// startWorkers runs, per hosted context, the outbox relay and the saga reactor; the returned
+// function waits for all of them after ctx ends.
+func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheus.Registerer, log *slog.Logger) (func(), error) {
+	relayMetrics := eventstore.NewRelayMetricVecs(reg)
+	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, Log: log, Metrics: sagas.NewMetrics(reg)}
 	var wg sync.WaitGroup
 	for _, c := range cfg.Contexts {
 		relay, err := eventstore.NewRelay(d.pools[c], d.producer, eventstore.RelayConfig{
-			Topic: kafka.EventsTopic(c), Log: log, Metrics: vecs.For(c),
+			Topic: kafka.EventsTopic(c), Log: log, Metrics: relayMetrics.For(c),
 		})
 		if err != nil {
 			return wg.Wait, err
 		}
+		reactor, err := sagas.NewReactor(c, sagaCfg, d.stores[c], d.pools[c])
+		if err != nil {
+			return wg.Wait, err
+		}
 		wg.Go(func() { _ = relay.Run(ctx) })
+		wg.Go(func() {
+			if err := reactor.Run(ctx); err != nil {
+				log.Error("saga reactor stopped", "context", c, "err", err)
+			}
+		})
 	}
 	return wg.Wait, nil
 }

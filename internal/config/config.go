@@ -39,6 +39,9 @@ type Config struct {
 	KafkaPartitions int32 `env:"SHOPFLOW_KAFKA_PARTITIONS" envDefault:"6"`
 	// ElasticsearchURLs are the Elasticsearch HTTP endpoints.
 	ElasticsearchURLs []string `env:"SHOPFLOW_ES_URLS" envDefault:"http://127.0.0.1:9200" envSeparator:","`
+	// SettlementDeadline is how long an order may stay pending before it is rejected with
+	// reason "timeout" (and compensated).
+	SettlementDeadline time.Duration `env:"SHOPFLOW_SETTLEMENT_DEADLINE" envDefault:"30s"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `env:"SHOPFLOW_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 }
@@ -118,6 +121,9 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("SHOPFLOW_ES_URLS", "want http(s)://host:port URLs, got %q", raw)
 		}
+	}
+	if c.SettlementDeadline <= 0 {
+		bad("SHOPFLOW_SETTLEMENT_DEADLINE", "must be positive, got %s", c.SettlementDeadline)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
