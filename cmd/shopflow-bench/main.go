@@ -63,6 +63,7 @@ func main() {
 	defer stop()
 	benches := map[string]func(context.Context, options) error{
 		"append": benchAppend, "relay": benchRelayDrain, "latency": benchLatency, "saga": benchSaga,
+		"projections": benchProjections,
 	}
 	for _, name := range strings.Split(*only, ",") {
 		fn, ok := benches[name]

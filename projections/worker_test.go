@@ -1,0 +1,163 @@
+package projections_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/projections"
+	"github.com/shopflow/shopflow/projections/projectionstest"
+)
+
+// snapshots returns every document of every read model, by read model.
+func snapshots(t testing.TB, env *projectionstest.Env) map[string]map[string]projectionstest.Doc {
+	t.Helper()
+	out := map[string]map[string]projectionstest.Doc{}
+	for _, name := range projections.Names() {
+		out[name] = env.Snapshot(t, env.Config.Alias(name))
+	}
+	return out
+}
+
+func requireSame(t testing.TB, want, got map[string]map[string]projectionstest.Doc) {
+	t.Helper()
+	for _, name := range projections.Names() {
+		if diff := projectionstest.Diff(want[name], got[name]); diff != "" {
+			t.Errorf("%s documents differ:\n%s", name, diff)
+		}
+	}
+}
+
+// project runs the workers over the events, produced in the given order, and returns the
+// documents once every worker has caught up.
+func project(t testing.TB, partitions int32, events []eventstore.Envelope, workersPerModel int) map[string]map[string]projectionstest.Doc {
+	t.Helper()
+	env := projectionstest.New(t, partitions)
+	env.Produce(t, events...)
+	for range workersPerModel {
+		env.StartWorkers(t)
+	}
+	env.WaitCaughtUp(t)
+	return snapshots(t, env)
+}
+
+func TestReplayingTheSameEventsChangesNothing(t *testing.T) {
+	shop := projectionstest.NewShop(1)
+	shop.Random(20, 10, 60)
+	env := projectionstest.New(t, 3)
+	env.Produce(t, shop.Events...)
+	env.StartWorkers(t)
+	env.WaitCaughtUp(t)
+	first := snapshots(t, env)
+	checkShop(t, shop, first)
+
+	env.Produce(t, shop.Events...) // every record delivered a second time
+	env.WaitCaughtUp(t)
+	requireSame(t, first, snapshots(t, env))
+}
+
+// checkShop checks the documents' counts and one order of each fate.
+func checkShop(t testing.TB, shop *projectionstest.Shop, docs map[string]map[string]projectionstest.Doc) {
+	t.Helper()
+	if n := len(docs[projections.Products]); n != len(shop.Products) {
+		t.Errorf("%d product documents, want %d", n, len(shop.Products))
+	}
+	if n := len(docs[projections.Customers]); n != len(shop.Customers) {
+		t.Errorf("%d customer documents, want %d", n, len(shop.Customers))
+	}
+	refs := len(shop.Products) + len(shop.Customers)
+	if n := len(docs[projections.Orders]); n != len(shop.Orders)+refs {
+		t.Errorf("%d documents in the orders index, want %d orders + %d references", n, len(shop.Orders), refs)
+	}
+	for _, id := range shop.Orders {
+		o := docs[projections.Orders][id].Source
+		if o["missing_refs"] != nil || o["customer"] == nil {
+			t.Errorf("order %s is not fully joined: %v", id, o)
+		}
+		for _, l := range o["lines"].([]any) {
+			if l.(map[string]any)["name"] == nil {
+				t.Errorf("order %s has a line without product name: %v", id, o)
+			}
+		}
+	}
+}
+
+func TestAnyDeliveryOrderGivesTheSameDocuments(t *testing.T) {
+	shop := projectionstest.NewShop(2)
+	shop.Random(15, 8, 40)
+	want := project(t, 3, shop.Events, 1)
+	checkShop(t, shop, want)
+
+	t.Run("orders before products and customers", func(t *testing.T) {
+		var orders, others []eventstore.Envelope
+		for _, e := range shop.Events {
+			if e.StreamType == "order" {
+				orders = append(orders, e)
+			} else {
+				others = append(others, e)
+			}
+		}
+		requireSame(t, want, project(t, 1, append(orders, others...), 1))
+	})
+	t.Run("random interleaving, two workers per model", func(t *testing.T) {
+		requireSame(t, want, project(t, 4, interleave(shop.Events, 7), 2))
+	})
+}
+
+// interleave shuffles events across streams while keeping each stream's order, as Kafka
+// may deliver them.
+func interleave(events []eventstore.Envelope, seed uint64) []eventstore.Envelope {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	byStream := map[string][]eventstore.Envelope{}
+	var streams []string
+	for _, e := range events {
+		if byStream[e.StreamID] == nil {
+			streams = append(streams, e.StreamID)
+		}
+		byStream[e.StreamID] = append(byStream[e.StreamID], e)
+	}
+	out := make([]eventstore.Envelope, 0, len(events))
+	for len(streams) > 0 {
+		i := rng.IntN(len(streams))
+		s := streams[i]
+		out = append(out, byStream[s][0])
+		if byStream[s] = byStream[s][1:]; len(byStream[s]) == 0 {
+			streams = append(streams[:i], streams[i+1:]...)
+		}
+	}
+	return out
+}
+
+func TestOrdersAreJoinedWhenProductsAndCustomersArriveLater(t *testing.T) {
+	shop := projectionstest.NewShop(3)
+	shop.Random(5, 3, 10)
+	var orders, others []eventstore.Envelope
+	for _, e := range shop.Events {
+		if e.StreamType == "order" {
+			orders = append(orders, e)
+		} else {
+			others = append(others, e)
+		}
+	}
+	env := projectionstest.New(t, 2)
+	env.StartWorker(t, projections.Orders)
+	reader, err := projections.NewReader(env.ES, env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Produce(t, orders...)
+	env.WaitCaughtUp(t, projections.Orders)
+	o, err := reader.Order(context.Background(), shop.Orders[0])
+	if err != nil || o.Customer != nil {
+		t.Fatalf("before its references, order = %+v, %v; want it without customer", o, err)
+	}
+
+	env.Produce(t, others...)
+	env.WaitCaughtUp(t, projections.Orders)
+	docs := env.Snapshot(t, env.Config.Alias(projections.Orders))
+	want := project(t, 1, shop.Events, 1)[projections.Orders]
+	if diff := projectionstest.Diff(want, docs); diff != "" {
+		t.Errorf("orders joined late differ from orders joined in order:\n%s", diff)
+	}
+}
