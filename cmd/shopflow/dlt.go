@@ -15,13 +15,13 @@ import (
 )
 
 const dltUsage = `usage:
-  shopflow dlt list <context>                       list the dead letters of a context's reactor
+  shopflow dlt list <context>                       list the dead letters of a context's reactor (or of "projections")
   shopflow dlt redrive <context> <topic/partition/offset>...   re-publish them to their source topics
   shopflow dlt redrive <context> --all              re-publish every dead letter of the context`
 
 // dlt lists or re-drives the dead letters of a context (orders, inventory, payments).
 func dlt(ctx context.Context, cfg config.Config, args []string) error {
-	if len(args) < 2 || !slices.Contains(config.Contexts, args[1]) {
+	if len(args) < 2 || !(slices.Contains(config.Contexts, args[1]) || args[1] == "projections") {
 		return errors.New(dltUsage)
 	}
 	letters, err := sagas.ListDeadLetters(ctx, cfg.KafkaBrokers, kafka.DeadLetterTopic(args[1]))

@@ -5,6 +5,7 @@
 //	shopflow migrate  bring every context's database schema up to date (idempotent)
 //	shopflow healthcheck  exit 0 when this process's GET /readyz answers 200 (for containers)
 //	shopflow dlt list|redrive <context> …  inspect and re-drive a saga reactor's dead letters
+//	shopflow projections rebuild <name>|status  rebuild a read model with no read downtime
 //
 // Configuration comes from the environment (see internal/config); logs are JSON on stderr.
 package main
@@ -28,6 +29,7 @@ commands:
   migrate  bring the database schema of the contexts in SHOPFLOW_CONTEXTS up to date
   healthcheck  exit 0 when the server at SHOPFLOW_HTTP_ADDR is ready (container probes)
   dlt      list or re-drive the dead letters of a context (shopflow dlt for details)
+  projections rebuild <orders|products|customers|all> | status
 `
 
 func main() {
@@ -56,6 +58,8 @@ func main() {
 		err = healthcheck(ctx, cfg)
 	case "dlt":
 		err = dlt(ctx, cfg, os.Args[2:])
+	case "projections":
+		err = projectionsCmd(ctx, cfg, log, os.Args[2:])
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

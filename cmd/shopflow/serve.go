@@ -22,6 +22,7 @@ import (
 	"github.com/shopflow/shopflow/internal/health"
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/postgres"
+	"github.com/shopflow/shopflow/projections"
 	"github.com/shopflow/shopflow/sagas"
 )
 
@@ -116,9 +117,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := api.RegisterWriteRoutes(e, handlers); err != nil {
 		return err
 	}
+	pcfg, err := projectionConfig(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	if cfg.ReadModels {
+		reader, err := projections.NewReader(d.es, pcfg)
+		if err != nil {
+			return err
+		}
+		api.RegisterReadRoutes(e, reader)
+	}
 
 	workers, stopWorkers := context.WithCancel(context.Background())
 	wait, err := startWorkers(workers, cfg, d, reg, log)
+	if err == nil && cfg.ReadModels {
+		wait = runProjections(workers, wait, d, pcfg, log)
+	}
 	if err != nil {
 		stopWorkers()
 		return err
@@ -171,6 +186,33 @@ func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheu
 		})
 	}
 	return wg.Wait, nil
+}
+
+// projectionConfig is the read models' configuration; reg (nil for CLI use) receives their
+// metrics.
+func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (projections.Config, error) {
+	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, Log: log}
+	if reg != nil {
+		m, err := projections.NewMetrics(reg)
+		if err != nil {
+			return pcfg, err
+		}
+		pcfg.Metrics = m
+	}
+	return pcfg, nil
+}
+
+// runProjections runs the projection workers next to the other workers; the returned
+// function waits for all of them.
+func runProjections(ctx context.Context, waitOthers func(), d *deps, pcfg projections.Config, log *slog.Logger) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := projections.RunWorkers(ctx, d.es, pcfg); err != nil {
+			log.Error("projection workers stopped", "err", err)
+		}
+	}()
+	return func() { waitOthers(); <-done }
 }
 
 // migrateAll brings every hosted context's event store schema up to date.

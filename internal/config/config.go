@@ -29,6 +29,9 @@ type Config struct {
 	HTTPAddr string `env:"SHOPFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// Contexts lists the bounded contexts this process runs; all of them by default.
 	Contexts []string `env:"SHOPFLOW_CONTEXTS" envDefault:"orders,inventory,payments" envSeparator:","`
+	// ReadModels runs the Elasticsearch projection workers and serves the read API in this
+	// process. Turn it off in processes that host only a context's write side.
+	ReadModels bool `env:"SHOPFLOW_READ_MODELS" envDefault:"true"`
 	// DatabaseURLs holds one Postgres URL per context (database per service).
 	OrdersDatabaseURL    string `env:"SHOPFLOW_ORDERS_DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/orders"`
 	InventoryDatabaseURL string `env:"SHOPFLOW_INVENTORY_DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/inventory"`
