@@ -44,7 +44,7 @@ type Config struct {
 	// BatchSize is the most records applied per bulk request; default 1,000.
 	BatchSize int
 	// FlushInterval is how long a worker waits for a batch to fill after its first record;
-	// default 50 ms. It bounds the latency added by batching.
+	// default 10 ms. It bounds the latency added by batching.
 	FlushInterval time.Duration
 	// Shards and Replicas are the settings of new indices; defaults 1 and 0. Use Replicas ≥ 1
 	// on a multi-node cluster.
@@ -81,7 +81,7 @@ func (c Config) withDefaults() Config {
 	c.DeadLetterTopic = or(c.DeadLetterTopic, kafka.DeadLetterTopic("projections"))
 	c.GroupPrefix = or(c.GroupPrefix, defaultGroupPrefix)
 	c.BatchSize = or(c.BatchSize, 1000)
-	c.FlushInterval = or(c.FlushInterval, 50*time.Millisecond)
+	c.FlushInterval = or(c.FlushInterval, 10*time.Millisecond)
 	c.Shards = or(c.Shards, 1)
 	c.RefreshInterval = or(c.RefreshInterval, time.Second)
 	c.GapTimeout = or(c.GapTimeout, 30*time.Second)

@@ -90,11 +90,15 @@ func batchOrders(b *batch) []*orderDoc {
 	return orders
 }
 
-// batchRefs returns the reference documents of the batch that hold data, by id.
+// batchRefs returns the reference documents the batch created, by id. Only a creation can
+// complete a waiting order: a reference's data never changes after its stream's first event,
+// so the later events of a product or account (stock, payments: most of the traffic) need no
+// search for waiting orders, nor the refresh that search needs.
 func batchRefs(b *batch) map[string]refData {
 	refs := map[string]refData{}
 	for _, id := range b.ids {
-		if r, ok := b.docs[id].doc.(*refDoc); ok && !b.docs[id].refused && r.Kind != "" {
+		d := b.docs[id]
+		if r, ok := d.doc.(*refDoc); ok && !d.refused && r.Kind != "" && d.stored == 0 {
 			refs[id] = r.Ref
 		}
 	}

@@ -33,7 +33,7 @@ type options struct {
 
 func main() {
 	var o options
-	only := flag.String("only", "append,relay,latency", "comma-separated benchmarks to run")
+	only := flag.String("only", "append,relay,latency,saga,projections,visible", "comma-separated benchmarks to run")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each timed phase")
 	flag.IntVar(&o.backlog, "backlog", 200_000, "events in the relay drain benchmark")
 	flag.IntVar(&o.batch, "batch", 0, "relay batch size (0: the relay default)")
@@ -63,7 +63,7 @@ func main() {
 	defer stop()
 	benches := map[string]func(context.Context, options) error{
 		"append": benchAppend, "relay": benchRelayDrain, "latency": benchLatency, "saga": benchSaga,
-		"projections": benchProjections,
+		"projections": benchProjections, "visible": benchVisible,
 	}
 	for _, name := range strings.Split(*only, ",") {
 		fn, ok := benches[name]
