@@ -43,8 +43,8 @@
 //
 // Relay publishes to <context>.events with the idempotent producer (acks=all), key = stream
 // id, one batch in flight at a time so that a failed record can never be overtaken by a
-// later one of its stream; the next batch is read while the broker acknowledges the current
-// one. The cursor is saved after the acknowledgements: delivery is at least once, and
+// later one of its stream; a reader goroutine on a connection of its own reads the next batch
+// while the broker acknowledges the current one. The cursor is saved after the acknowledgements: delivery is at least once, and
 // consumers deduplicate by (stream id, version). Writers NOTIFY after their commit (not
 // inside it: a NOTIFY holds a cluster-wide lock through the commit's WAL flush and would
 // serialise all writers), coalesced per process; the relay LISTENs and falls back to a 1 s

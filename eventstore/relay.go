@@ -135,9 +135,9 @@ func sleep(ctx context.Context, d time.Duration) {
 // session opens the relay's own connection (closing it releases the lock), tries to become
 // the active relay, and publishes while it is. It returns nil when another relay is active.
 func (r *Relay) session(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	conn, err := r.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer conn.Close(context.Background())
 	var active bool
@@ -152,14 +152,24 @@ func (r *Relay) session(ctx context.Context) error {
 	defer r.cfg.Metrics.Active.Set(0)
 	// Losing a cursor update in a crash only re-publishes a batch (at least once), so the
 	// cursor need not wait for its WAL flush.
-	if _, err := conn.Exec(ctx, `SET synchronous_commit = off; LISTEN `+NotifyChannel); err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+		return fmt.Errorf("session settings: %w", err)
 	}
 	cur, err := r.loadCursor(ctx, conn)
 	if err != nil {
 		return err
 	}
 	return r.publishLoop(ctx, conn, cur)
+}
+
+// connect opens a connection of the relay's own, outside the pool: closing it is what
+// releases the advisory lock (and the LISTEN).
+func (r *Relay) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return conn, nil
 }
 
 func (r *Relay) loadCursor(ctx context.Context, conn *pgx.Conn) (Cursor, error) {
@@ -173,42 +183,96 @@ func (r *Relay) loadCursor(ctx context.Context, conn *pgx.Conn) (Cursor, error) 
 	return c, nil
 }
 
-// publishLoop reads a batch, produces it, and while the broker acknowledges it reads the
-// next one. Only one batch is ever in flight: franz-go fails every buffered record of a
-// partition after a failed one, so stopping at the first error can never publish a later
-// event of a stream before an earlier one.
+// fetched is a batch the reader handed to the publisher, or the error that stopped it.
+type fetched struct {
+	batch []outgoing
+	err   error
+}
+
+// publishLoop publishes the batches a reader goroutine reads ahead on a connection of its
+// own, so that reading the next batch overlaps producing and acknowledging this one. Only
+// one batch is ever in flight to Kafka: franz-go fails every buffered record of a partition
+// after a failed one, so stopping at the first error can never publish a later event of a
+// stream before an earlier one. The cursor moves only past acknowledged batches.
 func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) error {
-	next, err := r.fetch(ctx, conn, cur)
-	for err == nil && ctx.Err() == nil {
-		batch := next
-		if len(batch) == 0 {
-			if err = r.idle(ctx, conn, cur); err != nil {
-				break
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	batches := make(chan fetched, 1)
+	go r.readAhead(rctx, cur, batches)
+	for {
+		var f fetched
+		select {
+		case <-ctx.Done():
+			return nil
+		case f = <-batches:
+		}
+		if f.err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
-			next, err = r.fetch(ctx, conn, cur)
-			continue
+			return f.err
 		}
-		wait := r.produce(ctx, batch)
-		readAhead := batch[len(batch)-1].Cursor
-		next, err = r.fetch(ctx, conn, readAhead)
-		if perr := wait(); perr != nil {
-			return perr
+		if err := r.publish(ctx, conn, f.batch); err != nil {
+			return err
 		}
-		if r.cfg.OnPublished != nil {
-			r.cfg.OnPublished(published(batch))
-		}
-		// Saved even when ctx ended meanwhile: the batch is acknowledged, and a graceful stop
-		// must not make the next relay publish it again.
-		if cerr := r.saveCursor(context.WithoutCancel(ctx), conn, readAhead); cerr != nil {
-			return cerr
-		}
-		cur = readAhead
-		r.observe(batch)
 	}
-	if ctx.Err() != nil {
-		return nil
+}
+
+// publish produces one batch, waits for every acknowledgement and saves the cursor.
+func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, batch []outgoing) error {
+	if err := r.produce(ctx, batch)(); err != nil {
+		return err
 	}
-	return err
+	if r.cfg.OnPublished != nil {
+		r.cfg.OnPublished(published(batch))
+	}
+	// Saved even when ctx ended meanwhile: the batch is acknowledged, and a graceful stop
+	// must not make the next relay publish it again.
+	if err := r.saveCursor(context.WithoutCancel(ctx), conn, batch[len(batch)-1].Cursor); err != nil {
+		return err
+	}
+	r.observe(batch)
+	return nil
+}
+
+// readAhead reads batch after batch from cur on its own connection (where it also LISTENs)
+// and hands them over; the channel's capacity bounds how far it reads ahead. It stops at
+// the first error, which it hands over too, or when ctx ends.
+func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
+	send := func(f fetched) bool {
+		select {
+		case out <- f:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	conn, err := r.connect(ctx)
+	if err != nil {
+		send(fetched{err: err})
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `LISTEN `+NotifyChannel); err != nil {
+		send(fetched{err: fmt.Errorf("listen: %w", err)})
+		return
+	}
+	for ctx.Err() == nil {
+		batch, err := r.fetch(ctx, conn, cur)
+		if err == nil && len(batch) == 0 {
+			if err = r.idle(ctx, conn, cur); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			send(fetched{err: err})
+			return
+		}
+		if !send(fetched{batch: batch}) {
+			return
+		}
+		cur = batch[len(batch)-1].Cursor
+	}
 }
 
 // produce enqueues the batch and returns a function that waits for every acknowledgement and
