@@ -11,6 +11,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -109,43 +110,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := api.New(api.Options{Log: log, Health: d.checker(), Registry: reg})
-	handlers, err := writeHandlers(d.stores)
-	if err != nil {
-		return err
-	}
-	if err := api.RegisterWriteRoutes(e, handlers); err != nil {
-		return err
-	}
 	pcfg, err := projectionConfig(cfg, reg, log)
 	if err != nil {
 		return err
 	}
-	if cfg.ReadModels {
-		reader, err := projections.NewReader(d.es, pcfg)
-		if err != nil {
-			return err
-		}
-		api.RegisterReadRoutes(e, reader)
-	}
-
-	workers, stopWorkers := context.WithCancel(context.Background())
-	wait, err := startWorkers(workers, cfg, d, reg, log)
-	if err == nil && cfg.ReadModels {
-		wait = runProjections(workers, wait, d, pcfg, log)
-	}
+	e, err := newServer(cfg, d, reg, pcfg, log)
 	if err != nil {
-		stopWorkers()
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- e.Start(cfg.HTTPAddr) }()
-	log.Info("serving", "addr", cfg.HTTPAddr, "contexts", cfg.Contexts)
-	select {
-	case err = <-errc:
-		err = fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
+	workers, stopWorkers := context.WithCancel(context.Background())
+	wait, err := startWorkers(workers, cfg, d, reg, pcfg, log)
+	if err != nil {
+		stopWorkers()
+		wait()
+		return err
 	}
+	err = listen(ctx, e, cfg.HTTPAddr, log)
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -161,9 +141,42 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return err
 }
 
-// startWorkers runs, per hosted context, the outbox relay and the saga reactor; the returned
-// function waits for all of them after ctx ends.
-func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheus.Registerer, log *slog.Logger) (func(), error) {
+// newServer builds the HTTP API: operational routes, the write routes of the hosted
+// contexts and, with read models on, the read routes.
+func newServer(cfg config.Config, d *deps, reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) (*echo.Echo, error) {
+	e := api.New(api.Options{Log: log, Health: d.checker(), Registry: reg})
+	handlers, err := writeHandlers(d.stores)
+	if err == nil {
+		err = api.RegisterWriteRoutes(e, handlers)
+	}
+	if err != nil || !cfg.ReadModels {
+		return e, err
+	}
+	reader, err := projections.NewReader(d.es, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	api.RegisterReadRoutes(e, reader)
+	return e, nil
+}
+
+// listen serves HTTP until ctx ends (nil) or the server fails.
+func listen(ctx context.Context, e *echo.Echo, addr string, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- e.Start(addr) }()
+	log.Info("serving", "addr", addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// startWorkers runs, per hosted context, the outbox relay and the saga reactor, and with read
+// models on the projection workers; the returned function waits for all of them after ctx
+// ends (also when starting failed part way).
+func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheus.Registerer, pcfg projections.Config, log *slog.Logger) (func(), error) {
 	relayMetrics := eventstore.NewRelayMetricVecs(reg)
 	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, Log: log, Metrics: sagas.NewMetrics(reg)}
 	var wg sync.WaitGroup
@@ -185,6 +198,13 @@ func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheu
 			}
 		})
 	}
+	if cfg.ReadModels {
+		wg.Go(func() {
+			if err := projections.RunWorkers(ctx, d.es, pcfg); err != nil {
+				log.Error("projection workers stopped", "err", err)
+			}
+		})
+	}
 	return wg.Wait, nil
 }
 
@@ -200,19 +220,6 @@ func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Lo
 		pcfg.Metrics = m
 	}
 	return pcfg, nil
-}
-
-// runProjections runs the projection workers next to the other workers; the returned
-// function waits for all of them.
-func runProjections(ctx context.Context, waitOthers func(), d *deps, pcfg projections.Config, log *slog.Logger) func() {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := projections.RunWorkers(ctx, d.es, pcfg); err != nil {
-			log.Error("projection workers stopped", "err", err)
-		}
-	}()
-	return func() { waitOthers(); <-done }
 }
 
 // migrateAll brings every hosted context's event store schema up to date.
