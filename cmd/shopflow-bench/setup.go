@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -71,8 +72,38 @@ func freshTopic(ctx context.Context, o options, prefix string) (string, func(), 
 		cl.Close()
 		return "", nil, err
 	}
+	if err := waitLeaders(ctx, kadm.NewClient(cl), name); err != nil {
+		cl.Close()
+		return "", nil, err
+	}
 	return name, func() {
 		_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), name)
 		cl.Close()
 	}, nil
+}
+
+// waitLeaders waits until every partition of a new topic has a leader: a producer that
+// starts at once otherwise meets UNKNOWN_TOPIC_OR_PARTITION and backs off for seconds,
+// which would be timed as the code under test.
+func waitLeaders(ctx context.Context, adm *kadm.Client, topic string) error {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			return err
+		}
+		t, ok := md.Topics[topic]
+		if ok && t.Err == nil && len(t.Partitions) > 0 && allLed(t.Partitions) {
+			return nil
+		}
+	}
+	return fmt.Errorf("topic %s has no leaders after 30s", topic)
+}
+
+func allLed(ps kadm.PartitionDetails) bool {
+	for _, p := range ps {
+		if p.Err != nil || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
 }
