@@ -18,6 +18,7 @@ logs: ## where the logs are, and their last lines
 	@scripts/stack.sh logs
 
 clean: down ## stop everything and wipe all local state (data, logs, built jars)
+	@scripts/postgres.sh destroy >/dev/null
 	rm -rf .shopflow bin dev-tools/*/target
 
 infra: ## start only the servers the tests need

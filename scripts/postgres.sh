@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
 # PostgreSQL 15 from Debian packages, in a project-local data directory, on loopback.
-# Usage: postgres.sh install|start|stop|status
+# Usage: postgres.sh install|start|stop|status|destroy
 #   SHOPFLOW_PG_PORT (default 5432)  SHOPFLOW_PG_DATABASES (default "orders inventory payments")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 PG_PORT="${SHOPFLOW_PG_PORT:-5432}"
 PG_DATABASES="${SHOPFLOW_PG_DATABASES:-orders inventory payments}"
+# The server runs as the postgres user, which must reach its data directory. When the
+# checkout lies where it cannot (under /root, say), the data goes to /var/lib/shopflow and
+# .shopflow/postgres links to it, so that `make clean` still finds it.
 PG_DIR="$SHOPFLOW_STATE_DIR/postgres"
-PG_DATA="$PG_DIR/data"
-PG_SOCK="$PG_DIR/run"
-PG_LOG="$LOG_DIR/postgres.log"
+
+# resolve_dirs points the server's paths at the real data directory (through the link).
+resolve_dirs() {
+  PG_REAL="$(readlink -f "$PG_DIR" 2>/dev/null || printf '%s' "$PG_DIR")"
+  PG_DATA="$PG_REAL/data"
+  PG_SOCK="$PG_REAL/run"
+  PG_LOG="$LOG_DIR/postgres.log"
+  if [ -L "$PG_DIR" ]; then # the server writes its log where it can; logs/ links to it
+    PG_LOG="$PG_REAL/postgres.log"
+    ln -sfn "$PG_LOG" "$LOG_DIR/postgres.log"
+  fi
+}
+resolve_dirs
 
 pg_bin() {
   local d
@@ -23,15 +36,36 @@ as_pg() { runuser -u postgres -- "$@"; }
 install() {
   [ -n "$(pg_bin)" ] || apt_install postgresql
   [ -n "$(pg_bin)" ] || die "no PostgreSQL server binaries after install"
-  mkdir -p "$PG_DIR"
-  # The server runs as the postgres user: it must be able to reach its data directory.
-  as_pg test -x "$PG_DIR" || die "user postgres cannot reach $PG_DIR; set SHOPFLOW_STATE_DIR to a path it can traverse"
-  chown postgres: "$PG_DIR"
+  place_data_dir
+  chown postgres: "$PG_REAL"
   mkdir -p "$PG_SOCK" && chown postgres: "$PG_SOCK"
   if [ ! -s "$PG_DATA/PG_VERSION" ]; then
     say "initialising cluster in $PG_DATA"
     as_pg "$(pg_bin)/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
+}
+
+# place_data_dir creates PG_DIR, or a link to a directory the postgres user can reach.
+place_data_dir() {
+  [ -e "$PG_DIR" ] || mkdir -p "$PG_DIR"
+  resolve_dirs
+  as_pg test -x "$PG_REAL" && return 0
+  [ -L "$PG_DIR" ] && die "user postgres cannot reach $PG_REAL"
+  local target
+  target="/var/lib/shopflow/postgres-$(printf '%s' "$SHOPFLOW_STATE_DIR" | sha256sum | cut -c1-12)"
+  say "user postgres cannot reach $PG_DIR; keeping the data in $target"
+  mkdir -p "$target"
+  chmod 755 /var/lib/shopflow
+  rmdir "$PG_DIR" 2>/dev/null || die "$PG_DIR is not empty and user postgres cannot reach it"
+  ln -s "$target" "$PG_DIR"
+  resolve_dirs
+}
+
+# destroy stops the server and deletes its data, also outside the checkout.
+destroy() {
+  stop
+  if [ -L "$PG_DIR" ]; then rm -rf "$PG_REAL"; fi
+  rm -rf "$PG_DIR"
 }
 
 ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres; }
@@ -78,6 +112,6 @@ status() {
 }
 
 case "${1:-}" in
-  install|start|stop|status) "$1" ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  install|start|stop|status|destroy) "$1" ;;
+  *) echo "usage: $0 install|start|stop|status|destroy" >&2; exit 2 ;;
 esac
