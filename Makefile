@@ -1,7 +1,8 @@
 # Shopflow: the two commands a newcomer needs are `make up` and `make test`.
 SHELL := /bin/bash
 GO    ?= go
-GOTEST_FLAGS ?= -count=1 -timeout 45m
+# -race: this is concurrent code first of all; the detector costs about a minute here.
+GOTEST_FLAGS ?= -race -count=1 -timeout 45m
 
 .PHONY: up down status logs clean test unit bench build vet fmt infra
 
