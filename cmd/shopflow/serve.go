@@ -77,12 +77,16 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 	return d, nil
 }
 
-func (d *deps) checker() *health.Checker {
+// checker reports the dependencies this process uses: Elasticsearch only with read models.
+func (d *deps) checker(readModels bool) *health.Checker {
 	h := health.NewChecker(2 * time.Second)
 	for name, pool := range d.pools {
 		h.Add("postgres_"+name, pool.Ping)
 	}
 	h.Add("kafka", func(ctx context.Context) error { return kafka.Ping(ctx, d.kafka) })
+	if !readModels {
+		return h
+	}
 	h.Add("elasticsearch", func(ctx context.Context) error {
 		status, err := elastic.Health(ctx, d.es)
 		if err == nil && status == "red" {
@@ -105,7 +109,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.close()
-	if err := kafka.EnsureTopics(ctx, d.kafka, cfg.KafkaPartitions, kafka.Topics(cfg.Contexts)...); err != nil {
+	// Every context's topics: the reactors of this process consume the other contexts' topics.
+	if err := kafka.EnsureTopics(ctx, d.kafka, cfg.KafkaPartitions, kafka.Topics(config.Contexts)...); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -144,7 +149,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // newServer builds the HTTP API: operational routes, the write routes of the hosted
 // contexts and, with read models on, the read routes.
 func newServer(cfg config.Config, d *deps, reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) (*echo.Echo, error) {
-	e := api.New(api.Options{Log: log, Health: d.checker(), Registry: reg})
+	e := api.New(api.Options{Log: log, Health: d.checker(cfg.ReadModels), Registry: reg})
 	handlers, err := writeHandlers(d.stores)
 	if err == nil {
 		err = api.RegisterWriteRoutes(e, handlers)
