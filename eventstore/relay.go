@@ -107,9 +107,13 @@ func NewRelay(pool *pgxpool.Pool, producer *kgo.Client, cfg RelayConfig) (*Relay
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := r.session(ctx)
 		if ctx.Err() != nil {
 			break
+		}
+		if time.Since(started) > r.cfg.MaxBackoff { // it worked for a while: a fresh failure
+			backoff = 100 * time.Millisecond
 		}
 		if err == nil {
 			backoff = 100 * time.Millisecond
@@ -257,13 +261,20 @@ func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
 		send(fetched{err: fmt.Errorf("listen: %w", err)})
 		return
 	}
+	pendingRounds := 0 // consecutive rounds spent waiting for an open transaction
 	for ctx.Err() == nil {
 		batch, err := r.fetch(ctx, conn, cur)
 		if err == nil && len(batch) == 0 {
-			if err = r.idle(ctx, conn, cur); err == nil {
+			var pending bool
+			if pending, err = r.idle(ctx, conn, cur, pendingRounds); err == nil {
+				pendingRounds++
+				if !pending {
+					pendingRounds = 0
+				}
 				continue
 			}
 		}
+		pendingRounds = 0
 		if err != nil {
 			send(fetched{err: err})
 			return
@@ -307,26 +318,28 @@ func (r *Relay) saveCursor(ctx context.Context, conn *pgx.Conn, c Cursor) error 
 }
 
 // idle waits for more to publish. Committed events that are not final yet (an older
-// transaction is still open) are re-checked soon, as no notification will announce them;
-// otherwise the relay sleeps until a NOTIFY, or IdlePoll in case one was lost.
-func (r *Relay) idle(ctx context.Context, conn *pgx.Conn, cur Cursor) error {
+// transaction is still open) are re-checked soon, as no notification will announce them:
+// after 2 ms, doubling with each empty round up to 64 ms while the transaction stays open.
+// Otherwise the relay sleeps until a NOTIFY, or IdlePoll in case one was lost.
+// It reports whether committed events were pending.
+func (r *Relay) idle(ctx context.Context, conn *pgx.Conn, cur Cursor, round int) (bool, error) {
 	var pending bool
 	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2))`,
 		cur.xid(), cur.Position).Scan(&pending)
 	if err != nil {
-		return fmt.Errorf("check pending: %w", err)
+		return false, fmt.Errorf("check pending: %w", err)
 	}
 	wait := r.cfg.IdlePoll
 	if pending {
-		wait = 2 * time.Millisecond
+		wait = 2 * time.Millisecond << min(round, 5)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	_, err = conn.WaitForNotification(wctx)
 	if err != nil && wctx.Err() == nil {
-		return fmt.Errorf("wait for notification: %w", err)
+		return pending, fmt.Errorf("wait for notification: %w", err)
 	}
-	return nil
+	return pending, nil
 }
 
 func published(batch []outgoing) []Published {
