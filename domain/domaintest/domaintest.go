@@ -1,0 +1,54 @@
+// Package domaintest holds the checks every domain package runs on its events. Standard
+// library only, like the domain itself.
+package domaintest
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/shopflow/shopflow/domain"
+)
+
+// Contract pins the JSON form of one event: payloads are stored forever and published, so
+// a change to a field name or format must fail a test.
+type Contract struct {
+	Event domain.Event
+	JSON  string
+}
+
+// CheckContracts encodes each event, compares it with its pinned JSON, and decodes it back
+// through a registry filled by register, expecting the same event.
+func CheckContracts(t *testing.T, register func(*domain.Registry), contracts []Contract) {
+	t.Helper()
+	r := domain.NewRegistry()
+	register(r)
+	for _, c := range contracts {
+		t.Run(c.Event.EventType(), func(t *testing.T) {
+			name, payload, err := domain.Encode(c.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != c.Event.EventType() || string(payload) != c.JSON {
+				t.Errorf("Encode = %s %s\n want %s", name, payload, c.JSON)
+			}
+			back, err := r.Decode(name, payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back, c.Event) {
+				t.Errorf("Decode = %#v, want %#v", back, c.Event)
+			}
+		})
+	}
+}
+
+// CheckTypes verifies that register registers exactly the event type names want (sorted).
+func CheckTypes(t *testing.T, register func(*domain.Registry), want []string) {
+	t.Helper()
+	r := domain.NewRegistry()
+	register(r)
+	if got := r.Types(); !slices.Equal(got, want) {
+		t.Errorf("Types = %v, want %v", got, want)
+	}
+}
