@@ -110,7 +110,7 @@ func (e errBehind) Error() string { return fmt.Sprintf("the read model holds ver
 // (errBehind if the document exists at a lower version).
 func awaitVersion[T any](ctx context.Context, timeout time.Duration, minVersion int64, get func(context.Context) (T, int64, error)) (T, error) {
 	deadline := time.Now().Add(timeout)
-	pause := 2 * time.Millisecond
+	pause := time.Millisecond
 	for {
 		doc, version, err := get(ctx)
 		switch {
@@ -129,7 +129,9 @@ func awaitVersion[T any](ctx context.Context, timeout time.Duration, minVersion 
 			return doc, ctx.Err()
 		case <-time.After(pause):
 		}
-		pause = min(2*pause, 20*time.Millisecond) // a real-time GET is cheap; latency matters more
+		// Reads by id share _mget requests (projections.Reader), so polling often costs
+		// Elasticsearch little however many clients wait; latency matters more.
+		pause = min(2*pause, 8*time.Millisecond)
 	}
 }
 

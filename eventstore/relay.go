@@ -16,13 +16,16 @@ import (
 
 // ProducerOpts are the producer settings the relay is meant to run with: the idempotent
 // producer (franz-go's default) with acks from all in-sync replicas, so a retried batch is
-// never duplicated or reordered within a partition, and a short linger for latency.
+// never duplicated or reordered within a partition, and no linger: the relay enqueues a whole
+// batch at once, so records batch by themselves while a request is in flight, and a linger
+// would only add its length to every batch's acknowledgement (measured: 2 ms of linger made
+// the relay's commit→ack p50 10 ms instead of 4 ms under the saga benchmark's load).
 // Keys are partitioned by murmur2 like the Java client (franz-go's default), so the stream
 // id always maps to the same partition.
 func ProducerOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.ProducerLinger(0),
 		kgo.MaxBufferedRecords(100_000),
 	}
 }

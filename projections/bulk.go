@@ -77,6 +77,15 @@ type rejection struct {
 	err error
 }
 
+// bulkOutcome is what a successful _bulk request did besides indexing.
+type bulkOutcome struct {
+	// rejected are the writes refused for good.
+	rejected []rejection
+	// superseded are the ids of the writes answered 409: the index holds this version of the
+	// document or a newer one, so the write was already applied (or overtaken).
+	superseded []string
+}
+
 // bulk indexes writes into index with version_type=external in one _bulk request. A 409
 // (the index holds this or a newer version) counts as success: the write was already
 // applied. It returns the writes refused for good; if any item failed with 429 or 5xx it
@@ -84,13 +93,13 @@ type rejection struct {
 //
 // When target is an alias, the request requires it to exist: a missing alias must never
 // auto-create an index with a guessed mapping.
-func bulk(ctx context.Context, es esClient, target string, isAlias bool, ws []write) ([]rejection, error) {
+func bulk(ctx context.Context, es esClient, target string, isAlias bool, ws []write) (bulkOutcome, error) {
 	if len(ws) == 0 {
-		return nil, nil
+		return bulkOutcome{}, nil
 	}
 	body, err := bulkBody(target, ws)
 	if err != nil {
-		return nil, err
+		return bulkOutcome{}, err
 	}
 	path := "/_bulk"
 	if isAlias {
@@ -98,7 +107,7 @@ func bulk(ctx context.Context, es esClient, target string, isAlias bool, ws []wr
 	}
 	data, err := es.do(ctx, http.MethodPost, path, body)
 	if err != nil {
-		return nil, fmt.Errorf("projections: bulk into %s: %w", target, err)
+		return bulkOutcome{}, fmt.Errorf("projections: bulk into %s: %w", target, err)
 	}
 	return bulkResult(data, ws)
 }
@@ -119,7 +128,7 @@ func bulkBody(index string, ws []write) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func bulkResult(data []byte, ws []write) ([]rejection, error) {
+func bulkResult(data []byte, ws []write) (bulkOutcome, error) {
 	var answer struct {
 		Items []map[string]struct {
 			Status int `json:"status"`
@@ -130,15 +139,18 @@ func bulkResult(data []byte, ws []write) ([]rejection, error) {
 		} `json:"items"`
 	}
 	if err := decode(data, &answer); err != nil {
-		return nil, err
+		return bulkOutcome{}, err
 	}
 	if len(answer.Items) != len(ws) {
-		return nil, fmt.Errorf("%w: bulk answered %d items for %d writes", ErrUnavailable, len(answer.Items), len(ws))
+		return bulkOutcome{}, fmt.Errorf("%w: bulk answered %d items for %d writes", ErrUnavailable, len(answer.Items), len(ws))
 	}
-	var rejected []rejection
+	var out bulkOutcome
 	var retry *esError
 	for i, item := range answer.Items {
 		r := item["index"]
+		if r.Status == http.StatusConflict {
+			out.superseded = append(out.superseded, ws[i].id)
+		}
 		if r.Status < 300 || r.Status == http.StatusConflict {
 			continue
 		}
@@ -150,10 +162,10 @@ func bulkResult(data []byte, ws []write) ([]rejection, error) {
 			retry = e
 			continue
 		}
-		rejected = append(rejected, rejection{write: ws[i], err: fmt.Errorf("document %s refused: %w", ws[i].id, e)})
+		out.rejected = append(out.rejected, rejection{write: ws[i], err: fmt.Errorf("document %s refused: %w", ws[i].id, e)})
 	}
 	if retry != nil {
-		return rejected, fmt.Errorf("projections: bulk item: %w", retry)
+		return out, fmt.Errorf("projections: bulk item: %w", retry)
 	}
-	return rejected, nil
+	return out, nil
 }

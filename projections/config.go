@@ -43,8 +43,13 @@ type Config struct {
 	GroupPrefix string
 	// BatchSize is the most records applied per bulk request; default 1,000.
 	BatchSize int
+	// CacheSize is how many documents a worker (or rebuild) keeps in memory as it last
+	// wrote them, so that their next events apply without reading them back; default
+	// 50,000, negative: none. See the package documentation for why a stale entry is safe.
+	CacheSize int
 	// FlushInterval is how long a worker waits for a batch to fill after its first record;
-	// default 10 ms. It bounds the latency added by batching.
+	// default 2 ms. It bounds the latency added by batching; under load, batches grow anyway
+	// with what arrives while the previous one is written.
 	FlushInterval time.Duration
 	// Shards and Replicas are the settings of new indices; defaults 1 and 0. Use Replicas ≥ 1
 	// on a multi-node cluster.
@@ -81,7 +86,8 @@ func (c Config) withDefaults() Config {
 	c.DeadLetterTopic = or(c.DeadLetterTopic, kafka.DeadLetterTopic("projections"))
 	c.GroupPrefix = or(c.GroupPrefix, defaultGroupPrefix)
 	c.BatchSize = or(c.BatchSize, 1000)
-	c.FlushInterval = or(c.FlushInterval, 10*time.Millisecond)
+	c.CacheSize = or(c.CacheSize, 50_000)
+	c.FlushInterval = or(c.FlushInterval, 2*time.Millisecond)
 	c.Shards = or(c.Shards, 1)
 	c.RefreshInterval = or(c.RefreshInterval, time.Second)
 	c.GapTimeout = or(c.GapTimeout, 30*time.Second)

@@ -121,8 +121,22 @@ func missingOf(orders []*orderDoc) []string {
 }
 
 // fetchRefs adds to refs the reference documents among ids that the index holds.
+// Reference data never changes once created, so it is cached for good (up to
+// Config.CacheSize references).
 func fetchRefs(ctx context.Context, p *processor, refs map[string]refData, ids []string) error {
-	ids = slices.DeleteFunc(ids, func(id string) bool { _, ok := refs[id]; return ok })
+	ids = slices.DeleteFunc(ids, func(id string) bool {
+		if _, ok := refs[id]; ok {
+			return true
+		}
+		if p.refs == nil {
+			return false
+		}
+		r, ok := p.refs.Get(id)
+		if ok {
+			refs[id] = r
+		}
+		return ok
+	})
 	if len(ids) == 0 {
 		return nil
 	}
@@ -136,6 +150,9 @@ func fetchRefs(ctx context.Context, p *processor, refs map[string]refData, ids [
 			return fmt.Errorf("projections: stored reference %s: %w", id, err)
 		}
 		refs[id] = r.Ref
+		if p.refs != nil && r.Kind != "" {
+			p.refs.Add(id, r.Ref)
+		}
 	}
 	return nil
 }
@@ -196,7 +213,7 @@ func writeRepairs(ctx context.Context, p *processor, repairs map[string]*orderDo
 		}
 		ws = append(ws, w)
 	}
-	refused, err := bulk(ctx, p.es, p.target, p.live, ws)
+	refused, err := p.bulk(ctx, ws)
 	for _, r := range refused {
 		p.log.Error("order join repair refused", "projection", p.m.name(), "order", r.id, "err", r.err)
 	}

@@ -2,11 +2,13 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopflow/shopflow/domain"
@@ -29,6 +31,10 @@ type processor struct {
 	// let a rebuild skip searching for orders waiting for a reference when there is none.
 	soleWriter, wroteOrders bool
 	gaps                    map[string]time.Time // document id → when its gap was first seen
+	// docs holds documents as the processor last wrote or read them, refs the reference data
+	// of the orders model (which never changes once created); nil when Config.CacheSize < 0.
+	docs *lru.Cache[string, storedDoc]
+	refs *lru.Cache[string, refData]
 	// deadLetter parks records for good; the processor's owner produces them to Kafka.
 	deadLetter func(context.Context, []deadLetter) error
 	log        *slog.Logger
@@ -145,21 +151,99 @@ func (p *processor) route(recs []*kgo.Record) *batch {
 	return b
 }
 
-// load reads the current state of the batch's documents in one real-time _mget.
+// load sets the state of the batch's documents before their events: the cached one, none
+// for a document whose events start at its stream's first (it is new, or a redelivery that
+// Elasticsearch will refuse as not newer), else the index's, read in one real-time _mget.
 func (p *processor) load(ctx context.Context, b *batch) error {
-	stored, err := mget(ctx, p.es, p.target, b.ids)
+	var read []string
+	src := make(map[string]json.RawMessage, len(b.ids))
+	for _, id := range b.ids {
+		d := b.docs[id]
+		if s, ok := p.cached(id); ok {
+			d.stored, src[id] = s.version, s.source
+		} else if d.changes[0].env.Version > 1 {
+			read = append(read, id)
+		}
+	}
+	stored, err := mget(ctx, p.es, p.target, read)
 	if err != nil {
 		return err
 	}
+	for id, s := range stored {
+		b.docs[id].stored, src[id] = s.version, s.source
+		p.remember(id, s)
+	}
 	for _, id := range b.ids {
 		d := b.docs[id]
-		s := stored[id]
-		d.stored = s.version
-		if d.doc, err = p.m.load(id, s.source); err != nil {
+		if d.doc, err = p.m.load(id, src[id]); err != nil {
+			p.forget(id)
 			p.refuse(b, d, err, d.changes)
 		}
 	}
 	return nil
+}
+
+// newCaches returns the document and reference caches of a processor, nil when disabled.
+func newCaches(size int) (*lru.Cache[string, storedDoc], *lru.Cache[string, refData]) {
+	if size < 0 {
+		return nil, nil
+	}
+	docs, err1 := lru.New[string, storedDoc](size)
+	refs, err2 := lru.New[string, refData](size)
+	if err := errors.Join(err1, err2); err != nil {
+		panic(err) // only a size ≤ 0, excluded above and by the defaults
+	}
+	return docs, refs
+}
+
+func (p *processor) cached(id string) (storedDoc, bool) {
+	if p.docs == nil {
+		return storedDoc{}, false
+	}
+	return p.docs.Get(id)
+}
+
+func (p *processor) remember(id string, s storedDoc) {
+	if p.docs != nil {
+		p.docs.Add(id, s)
+	}
+}
+
+func (p *processor) forget(id string) {
+	if p.docs != nil {
+		p.docs.Remove(id)
+	}
+}
+
+// forgetAll empties the document cache: the processor may no longer be the writer of the
+// documents it holds (its partitions were reassigned).
+func (p *processor) forgetAll() {
+	if p.docs != nil {
+		p.docs.Purge()
+	}
+}
+
+// bulk writes ws and keeps the cache in step: a document written is cached as written; one
+// the index refused as not newer (it holds a newer or more completely joined version,
+// written by someone else) or refused for good is forgotten, to be read back next time.
+func (p *processor) bulk(ctx context.Context, ws []write) ([]rejection, error) {
+	out, err := bulk(ctx, p.es, p.target, p.live, ws)
+	if err != nil {
+		for _, w := range ws {
+			p.forget(w.id) // the index may hold it or not
+		}
+		return nil, err
+	}
+	for _, w := range ws {
+		p.remember(w.id, storedDoc{source: w.source, version: w.version})
+	}
+	for _, id := range out.superseded {
+		p.forget(id)
+	}
+	for _, r := range out.rejected {
+		p.forget(r.id)
+	}
+	return out.rejected, nil
 }
 
 // refuse dead-letters the given changes of a document and leaves it out of the batch.
@@ -253,12 +337,17 @@ func (p *processor) write(ctx context.Context, b *batch) error {
 		p.wroteOrders = p.wroteOrders || isOrder
 		ws = append(ws, w.from(d.fresh))
 	}
-	refused, err := bulk(ctx, p.es, p.target, p.live, ws)
+	refused, err := p.bulk(ctx, ws)
 	if err != nil {
 		return err
 	}
 	for _, r := range refused {
 		p.refuse(b, b.docs[r.id], r.err, b.docs[r.id].fresh)
+	}
+	for _, w := range ws {
+		if r, ok := b.docs[w.id].doc.(*refDoc); ok && !b.docs[w.id].refused && r.Kind != "" && p.refs != nil {
+			p.refs.Add(w.id, r.Ref)
+		}
 	}
 	return nil
 }

@@ -12,10 +12,12 @@ import (
 
 // Reader answers the read API's queries from the read models' aliases, so it serves
 // normally while a rebuild swaps them. Reads by id use the real-time GET API: they see every
-// acknowledged write without waiting for a refresh. Safe for concurrent use.
+// acknowledged write without waiting for a refresh; concurrent ones share _mget requests
+// (see getCoalescer). Safe for concurrent use.
 type Reader struct {
-	es  esClient
-	cfg Config
+	es   esClient
+	cfg  Config
+	gets *getCoalescer
 }
 
 // NewReader returns a reader of the aliases named by cfg.IndexPrefix (the only setting it
@@ -24,7 +26,7 @@ func NewReader(es *elasticsearch.Client, cfg Config) (*Reader, error) {
 	if err := cfg.validate(false); err != nil {
 		return nil, err
 	}
-	return &Reader{es: esClient{es}, cfg: cfg}, nil
+	return &Reader{es: esClient{es}, cfg: cfg, gets: &getCoalescer{es: esClient{es}}}, nil
 }
 
 // Order returns the order with the given id; the error wraps ErrNotFound if the read model
@@ -112,22 +114,14 @@ func sortFor(sorts map[string]sortSpec, name string, after *Cursor, fp string) (
 
 // get reads a document by id in real time and returns its Elasticsearch version.
 func (r *Reader) get(ctx context.Context, model, id string, into any) (int64, error) {
-	path := "/" + url.PathEscape(r.cfg.Alias(model)) + "/_doc/" + url.PathEscape(id)
-	data, err := r.do(ctx, http.MethodGet, path, nil)
-	if isStatus(err, http.StatusNotFound) {
-		return 0, fmt.Errorf("%s %s: %w", model, id, ErrNotFound)
-	}
+	doc, found, err := r.gets.get(ctx, r.cfg.Alias(model), id)
 	if err != nil {
 		return 0, err
 	}
-	var answer struct {
-		Version int64           `json:"_version"`
-		Source  json.RawMessage `json:"_source"`
+	if !found {
+		return 0, fmt.Errorf("%s %s: %w", model, id, ErrNotFound)
 	}
-	if err := decode(data, &answer); err != nil {
-		return 0, err
-	}
-	return answer.Version, decode(answer.Source, into)
+	return doc.version, decode(doc.source, into)
 }
 
 // do sends a request to an alias, retrying once when the index behind it was deleted

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/shopflow/shopflow/internal/kafka"
 )
@@ -27,6 +30,10 @@ type Worker struct {
 	log   *slog.Logger
 	// paused are the model's own topics while its reference topics catch up (see joiner).
 	paused []string
+	// storedOffsets are the offsets after the last stored batch of each partition, until a
+	// revocation or the end of Run commits them synchronously.
+	mu            sync.Mutex
+	storedOffsets map[string]map[int32]kgo.EpochOffset
 }
 
 // NewWorker returns the live worker of the read model name (Orders, Products or Customers).
@@ -40,7 +47,7 @@ func NewWorker(name string, es *elasticsearch.Client, cfg Config) (*Worker, erro
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	w := &Worker{cfg: cfg, model: m, ix: indices{es: esClient{es}, cfg: cfg, model: m},
+	w := &Worker{cfg: cfg, model: m, ix: indices{es: esClient{es}, cfg: cfg, model: m}, storedOffsets: map[string]map[int32]kgo.EpochOffset{},
 		lag: cfg.Metrics.lagOf(name), log: cfg.Log.With("projection", name)}
 	if w.cl, err = kafka.NewClient(cfg.Brokers, w.kafkaOpts()...); err != nil {
 		return nil, err
@@ -63,8 +70,8 @@ func (w *Worker) kafkaOpts() []kgo.Opt {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsRevoked(w.forget),
-		kgo.OnPartitionsLost(w.forget),
+		kgo.OnPartitionsRevoked(w.revoked),
+		kgo.OnPartitionsLost(w.lost),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.FetchMaxWait(500 * time.Millisecond), // resumed topics are fetched soon
 	}
@@ -74,8 +81,9 @@ func (w *Worker) kafkaOpts() []kgo.Opt {
 func newProcessor(m model, es esClient, cfg Config, target string, live bool, cl *kgo.Client, consumer string) *processor {
 	dl := deadLetterer{cl: cl, topic: cfg.DeadLetterTopic, consumer: consumer,
 		count: func(n int) { cfg.Metrics.deadLetters.WithLabelValues(m.name()).Add(float64(n)) }}
+	docs, refs := newCaches(cfg.CacheSize)
 	return &processor{m: m, es: es, cfg: cfg, target: target, live: live, gaps: map[string]time.Time{},
-		deadLetter: dl.send, log: cfg.Log, metrics: cfg.Metrics}
+		docs: docs, refs: refs, deadLetter: dl.send, log: cfg.Log, metrics: cfg.Metrics}
 }
 
 // Run consumes and applies events until ctx is cancelled (it then returns nil) or the Kafka
@@ -84,6 +92,7 @@ func newProcessor(m model, es esClient, cfg Config, target string, live bool, cl
 // batch is stored, so nothing is lost. Run closes the worker's Kafka client when it returns.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.cl.Close()
+	defer w.commitStored(context.WithoutCancel(ctx), nil)
 	err := retry(ctx, w.cfg, w.retried, func() error { _, err := w.ix.ensure(ctx); return err })
 	if w.paused = ownTopics(w.cfg, w.model); len(w.paused) > 0 {
 		w.cl.PauseFetchTopics(w.paused...)
@@ -171,7 +180,10 @@ func (w *Worker) records(ctx context.Context, fetches kgo.Fetches) ([]*kgo.Recor
 	return fetches.Records(), nil
 }
 
-// handle applies a batch (retrying until it is stored) and commits its offsets.
+// handle applies a batch (retrying until it is stored) and commits its offsets
+// asynchronously: the next batch need not wait for Kafka. franz-go keeps commits in order,
+// and a revocation or a stop commits synchronously (see commitStored), so the only cost of
+// a commit lost in a crash is a redelivery, which applies as duplicates.
 func (w *Worker) handle(ctx context.Context, recs []*kgo.Record) error {
 	var b *batch
 	err := retry(ctx, w.cfg, w.retried, func() (err error) { b, err = w.proc.process(ctx, recs); return err })
@@ -179,11 +191,78 @@ func (w *Worker) handle(ctx context.Context, recs []*kgo.Record) error {
 		return err
 	}
 	account(w.cfg.Metrics, w.model.name(), w.lag, b, recs)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	offsets := w.stored(recs)
+	w.cl.CommitOffsets(context.WithoutCancel(ctx), offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, res *kmsg.OffsetCommitResponse, err error) {
+		if err = errors.Join(err, commitError(res)); err != nil {
+			// Not fatal: the records are applied, and a redelivery is skipped as duplicates.
+			w.log.Warn("offset commit failed; the batch may be redelivered", "err", err)
+		}
+	})
+	return nil
+}
+
+// stored notes recs as stored and returns the offsets to commit after them.
+func (w *Worker) stored(recs []*kgo.Record) map[string]map[int32]kgo.EpochOffset {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, r := range recs {
+		if offsets[r.Topic] == nil {
+			offsets[r.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		eo := kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+		offsets[r.Topic][r.Partition] = eo
+		if w.storedOffsets[r.Topic] == nil {
+			w.storedOffsets[r.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		w.storedOffsets[r.Topic][r.Partition] = eo
+	}
+	return offsets
+}
+
+// commitStored commits, synchronously, the offsets of every batch stored on the given
+// partitions (all when nil) and forgets them. franz-go issues it after any asynchronous
+// commit still in flight.
+func (w *Worker) commitStored(ctx context.Context, partitions map[string][]int32) {
+	w.mu.Lock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for topic, byPartition := range w.storedOffsets {
+		for p, eo := range byPartition {
+			if partitions == nil || slices.Contains(partitions[topic], p) {
+				if offsets[topic] == nil {
+					offsets[topic] = map[int32]kgo.EpochOffset{}
+				}
+				offsets[topic][p] = eo
+				delete(byPartition, p)
+			}
+		}
+	}
+	w.mu.Unlock()
+	if len(offsets) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := w.cl.CommitRecords(cctx, recs...); err != nil {
-		// Not fatal: the records are applied, and a redelivery is skipped as duplicates.
-		w.log.Warn("offset commit failed; the batch may be redelivered", "err", err)
+	var failed error
+	w.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, res *kmsg.OffsetCommitResponse, err error) {
+		failed = errors.Join(err, commitError(res))
+	})
+	if failed != nil {
+		w.log.Warn("offset commit failed; stored batches may be redelivered", "err", failed)
+	}
+}
+
+// commitError returns the first partition error of a commit answer.
+func commitError(res *kmsg.OffsetCommitResponse) error {
+	if res == nil {
+		return nil
+	}
+	for _, t := range res.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("commit %s[%d]: %w", t.Topic, p.Partition, err)
+			}
+		}
 	}
 	return nil
 }
@@ -202,11 +281,32 @@ func (w *Worker) retried(err error) {
 	w.log.Warn("projection failed; retrying", "err", err)
 }
 
-// forget is the revocation callback. Because rebalances are blocked while a batch is in
-// flight, every record polled before it ran was stored and committed (or its commit failed
-// harmlessly): there is nothing to flush, only the lag of the partitions to drop.
-func (w *Worker) forget(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+// revoked is the revocation callback. Because rebalances are blocked while a batch is in
+// flight, every record polled before it ran was stored: it commits their offsets before the
+// partitions move, so their next owner does not apply them again.
+func (w *Worker) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	w.commitStored(ctx, revoked)
+	w.forget(revoked)
+}
+
+// lost is the callback of partitions lost without a revocation (the member's session
+// expired): committing is no longer possible, and a redelivery applies as duplicates.
+func (w *Worker) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.mu.Lock()
 	for topic, ids := range lost {
+		for _, p := range ids {
+			delete(w.storedOffsets[topic], p)
+		}
+	}
+	w.mu.Unlock()
+	w.forget(lost)
+}
+
+// forget drops the lag of partitions the worker no longer owns and its cached documents:
+// another worker may write them now.
+func (w *Worker) forget(partitions map[string][]int32) {
+	w.proc.forgetAll()
+	for topic, ids := range partitions {
 		w.lag.forget(topic, ids)
 	}
 }

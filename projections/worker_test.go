@@ -2,9 +2,13 @@ package projections_test
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/shopflow/shopflow/domain/inventory"
+	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/projections"
 	"github.com/shopflow/shopflow/projections/projectionstest"
@@ -159,5 +163,83 @@ func TestOrdersAreJoinedWhenProductsAndCustomersArriveLater(t *testing.T) {
 	want := project(t, 1, shop.Events, 1)[projections.Orders]
 	if diff := projectionstest.Diff(want, docs); diff != "" {
 		t.Errorf("orders joined late differ from orders joined in order:\n%s", diff)
+	}
+}
+
+// TestAWorkerWhoseCachedDocumentIsStaleLosesNoJoin: a worker applies an order's next event to
+// the document it cached when it wrote it. Here another writer (a second worker repairing
+// joins) completed the stored order behind its back; the worker's write from the stale copy
+// must not leave the customer out: the worker joins what the copy lacks from the index.
+func TestAWorkerWhoseCachedDocumentIsStaleLosesNoJoin(t *testing.T) {
+	shop := projectionstest.NewShop(11)
+	product := shop.Product("SKU-9", "Teapot", 1500, 10)
+	customer := shop.Customer("Ada Lovelace", "ada@example.com", 100_000)
+	id := shop.Place(customer, order.Line{ProductID: product, Quantity: 1})
+	var placed, confirmed []eventstore.Envelope
+	for _, e := range shop.Events {
+		if e.StreamType == order.AggregateType || e.StreamType == inventory.ProductAggregateType {
+			placed = append(placed, e)
+		}
+	}
+	shop.Confirm(id)
+	for _, e := range shop.Events[len(placed)+2:] { // after the customer's two events
+		if e.StreamType == order.AggregateType {
+			confirmed = append(confirmed, e)
+		}
+	}
+
+	env := projectionstest.New(t, 1)
+	env.StartWorker(t, projections.Orders)
+	reader := newReader(t, env)
+	env.Produce(t, placed...)
+	env.WaitCaughtUp(t, projections.Orders)
+	o, err := reader.Order(context.Background(), id)
+	if err != nil || o.Customer != nil {
+		t.Fatalf("order before its customer = %+v, %v; want it without customer", o, err)
+	}
+
+	// Another writer stores the customer's reference and the order joined with it.
+	alias := env.Config.Alias(projections.Orders)
+	index(t, env, alias, "account-"+customer, 1,
+		`{"kind":"customer_ref","ref":{"name":"Ada Lovelace","email":"ada@example.com"},"version":1}`)
+	res, err := env.ES.Get(alias, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct {
+		Version int64          `json:"_version"`
+		Source  map[string]any `json:"_source"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&stored); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	stored.Source["customer"] = map[string]any{"name": "Ada Lovelace", "email": "ada@example.com"}
+	stored.Source["missing_refs"] = []string{}
+	joined, err := json.Marshal(stored.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index(t, env, alias, id, stored.Version+1, string(joined))
+
+	env.Produce(t, confirmed...)
+	env.WaitCaughtUp(t, projections.Orders)
+	o, err = reader.Order(context.Background(), id)
+	if err != nil || o.Status != "confirmed" || o.Customer == nil || o.Customer.Name != "Ada Lovelace" {
+		t.Fatalf("order after its confirmation = %+v (customer %+v), %v; want it confirmed with its customer", o, o.Customer, err)
+	}
+}
+
+// index writes a document with an external version, as a worker does.
+func index(t testing.TB, env *projectionstest.Env, index, id string, version int64, source string) {
+	t.Helper()
+	res, err := env.ES.Index(index, strings.NewReader(source), env.ES.Index.WithDocumentID(id),
+		env.ES.Index.WithVersion(int(version)), env.ES.Index.WithVersionType("external"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		t.Fatalf("index %s: %s", id, res)
 	}
 }

@@ -5,14 +5,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/elastic/go-elasticsearch/v8"
 )
 
+// maxIdleConnsPerNode is how many idle connections the client keeps to each node. Go's
+// default (2) makes every request beyond two concurrent ones open and close a connection:
+// under load that churn costs Elasticsearch more than the requests themselves.
+const maxIdleConnsPerNode = 128
+
 // NewClient returns a client for the given node URLs. The client's product check stays on:
 // it accepts only servers that answer with the X-Elastic-Product header.
 func NewClient(urls []string) (*elasticsearch.Client, error) {
-	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: urls})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerNode
+	tr.MaxIdleConns = maxIdleConnsPerNode * max(len(urls), 1)
+	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: urls, Transport: tr})
 	if err != nil {
 		return nil, fmt.Errorf("elastic: new client: %w", err)
 	}
