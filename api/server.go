@@ -32,6 +32,7 @@ type Options struct {
 func New(opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = ErrorHandler(opts.Log)
 	e.Use(middleware.Recover(), middleware.RequestID(), middleware.BodyLimit(MaxBodyBytes))
 	e.Use(requestLogger(opts.Log), requestMetrics(opts.Registry))

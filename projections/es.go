@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/shopflow/shopflow/domain"
 )
@@ -122,9 +123,10 @@ func parseError(status int, body []byte) *esError {
 	return e
 }
 
-// decode unmarshals an answer into v.
+// decode unmarshals an answer into v, with goccy/go-json: answers are most of the read
+// API's work in Go, and it decodes them several times faster than encoding/json.
 func decode(data []byte, v any) error {
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := gojson.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("projections: decode elasticsearch answer: %w", err)
 	}
 	return nil

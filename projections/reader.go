@@ -153,9 +153,14 @@ type searchAnswer[T any] struct {
 	} `json:"aggregations"`
 }
 
+// searchFilter is the filter_path of searches: the parts of the answer searchAnswer reads
+// (and the error, for parseError). Elasticsearch then does not serialise, nor the reader
+// decode, the rest of every hit (_index, _id, _score, …).
+const searchFilter = "error,status,hits.total,hits.hits._source,hits.hits.sort,aggregations.status.buckets.key,aggregations.status.buckets.doc_count"
+
 func search[T any](ctx context.Context, r *Reader, model string, body map[string]any) (searchAnswer[T], error) {
 	var answer searchAnswer[T]
-	data, err := r.do(ctx, http.MethodPost, "/"+url.PathEscape(r.cfg.Alias(model))+"/_search", body)
+	data, err := r.do(ctx, http.MethodPost, "/"+url.PathEscape(r.cfg.Alias(model))+"/_search?filter_path="+searchFilter, body)
 	if isType(err, "index_not_found_exception") { // no worker has created the read model yet
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

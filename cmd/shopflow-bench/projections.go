@@ -22,6 +22,7 @@ import (
 
 	"github.com/shopflow/shopflow/api"
 	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/elastic"
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/projections"
 	"github.com/shopflow/shopflow/projections/projectionstest"
@@ -72,7 +73,8 @@ type projectionBench struct {
 }
 
 func newProjectionBench(ctx context.Context, o options) (*projectionBench, func(), error) {
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: o.cfg.ElasticsearchURLs})
+	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs) // the read side's client settings
+
 	if err != nil {
 		return nil, nil, err
 	}
@@ -409,7 +411,7 @@ func (b *projectionBench) rawConsume(ctx context.Context) (time.Duration, error)
 
 // reads compares the read API with raw go-elasticsearch requests of the same queries.
 func (b *projectionBench) reads(ctx context.Context) error {
-	rec := &recordingTransport{next: http.DefaultTransport}
+	rec := &recordingTransport{next: elastic.Transport(len(b.o.cfg.ElasticsearchURLs))}
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: b.o.cfg.ElasticsearchURLs, Transport: rec})
 	if err != nil {
 		return err
@@ -422,6 +424,9 @@ func (b *projectionBench) reads(ctx context.Context) error {
 	api.RegisterReadRoutes(e, reader)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
+	// The server's own client keeps Go's default 2 idle connections: with more concurrent
+	// readers, most requests would open a connection (the raw client keeps enough).
+	srv.Client().Transport = elastic.Transport(1)
 	if err := b.compareSearch(ctx, srv, rec); err != nil {
 		return err
 	}
@@ -439,11 +444,8 @@ func (b *projectionBench) compareSearch(ctx context.Context, srv *httptest.Serve
 	if body == nil {
 		return fmt.Errorf("the read API sent no _search request")
 	}
-	viaAPI, err := b.rate(ctx, func() error { return httpGet(srv.Client(), srv.URL+searchTarget) })
-	if err != nil {
-		return err
-	}
-	raw, err := b.rate(ctx, func() error { return b.rawSearch(ctx, body) })
+	viaAPI, raw, err := b.rates(ctx, func() error { return httpGet(srv.Client(), srv.URL+searchTarget) },
+		func() error { return b.rawSearch(ctx, body) })
 	if err != nil {
 		return err
 	}
@@ -455,11 +457,7 @@ func (b *projectionBench) compareGet(ctx context.Context, srv *httptest.Server) 
 	alias := b.cfg.Alias(projections.Orders)
 	var i atomic.Int64
 	id := func() string { return b.shop.Orders[int(i.Add(1))%len(b.shop.Orders)] }
-	viaAPI, err := b.rate(ctx, func() error { return httpGet(srv.Client(), srv.URL+"/v1/orders/"+id()) })
-	if err != nil {
-		return err
-	}
-	raw, err := b.rate(ctx, func() error {
+	viaAPI, raw, err := b.rates(ctx, func() error { return httpGet(srv.Client(), srv.URL+"/v1/orders/"+id()) }, func() error {
 		res, err := b.es.Get(alias, id(), b.es.Get.WithContext(ctx))
 		if err != nil {
 			return err
@@ -492,9 +490,32 @@ func (b *projectionBench) rawSearch(ctx context.Context, body []byte) error {
 	return nil
 }
 
-// rate runs fn from readConcurrency goroutines for o.duration and returns calls per second.
-func (b *projectionBench) rate(ctx context.Context, fn func() error) (float64, error) {
-	deadline := time.Now().Add(b.o.duration)
+// rateRounds is how many alternating rounds rates gives each side.
+const rateRounds = 4
+
+// rates measures fn and its baseline in alternating rounds (fn, baseline, fn, …) that share
+// o.duration each, so that a slow spell of the machine (a merge Elasticsearch runs after the
+// previous benchmark, a GC) weighs on both rather than on whichever ran first.
+func (b *projectionBench) rates(ctx context.Context, fn, baseline func() error) (float64, float64, error) {
+	round := b.o.duration / rateRounds
+	var sum, baseSum float64
+	for range rateRounds {
+		r, err := b.rate(ctx, round, fn)
+		if err != nil {
+			return 0, 0, err
+		}
+		base, err := b.rate(ctx, round, baseline)
+		if err != nil {
+			return 0, 0, err
+		}
+		sum, baseSum = sum+r, baseSum+base
+	}
+	return sum / rateRounds, baseSum / rateRounds, nil
+}
+
+// rate runs fn from readConcurrency goroutines for d and returns calls per second.
+func (b *projectionBench) rate(ctx context.Context, d time.Duration, fn func() error) (float64, error) {
+	deadline := time.Now().Add(d)
 	var calls atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
@@ -513,7 +534,7 @@ func (b *projectionBench) rate(ctx context.Context, fn func() error) (float64, e
 	if err, _ := failed.Load().(error); err != nil {
 		return 0, err
 	}
-	return float64(calls.Load()) / b.o.duration.Seconds(), ctx.Err()
+	return float64(calls.Load()) / d.Seconds(), ctx.Err()
 }
 
 func httpGet(cl *http.Client, url string) error {
@@ -529,7 +550,7 @@ func httpGet(cl *http.Client, url string) error {
 	return nil
 }
 
-// recordingTransport remembers the body of the last _search request it sent.
+// recordingTransport remembers the body of the first _search request it sent.
 type recordingTransport struct {
 	next http.RoundTripper
 	mu   sync.Mutex
@@ -537,7 +558,7 @@ type recordingTransport struct {
 }
 
 func (t *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, "/_search") && r.Body != nil {
+	if strings.HasSuffix(r.URL.Path, "/_search") && r.Body != nil && t.lastSearch() == nil {
 		data, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, err
@@ -550,6 +571,7 @@ func (t *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	return t.next.RoundTrip(r)
 }
 
+// lastSearch returns the recorded _search body, nil before the first.
 func (t *recordingTransport) lastSearch() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
