@@ -19,13 +19,24 @@
 // stored one, so a duplicate or stale event can never overwrite newer state, whichever worker
 // or rebuild sends it. A worker applies a batch like this: decode the records (undecodable
 // ones are dead-lettered), group the events by document in arrival order (a stream's events
-// keep their partition order, so one document's events apply sequentially), read the current
-// documents with one real-time _mget, apply each event whose version is the document's next
-// one (skip those already applied), write the changed documents with one _bulk, and only
-// then commit the records' offsets. A 409 on an item counts as done; 429/5xx or Elasticsearch
-// down make the whole batch retry with backoff (it is idempotent), nothing committed
-// meanwhile; an item refused for good (e.g. a mapping conflict) dead-letters the events it
-// held and the other items stand.
+// keep their partition order, so one document's events apply sequentially), take the current
+// documents from the worker's cache or, for those it lacks, one real-time _mget (a document
+// whose events start at its stream's first needs neither), apply each event whose version is
+// the document's next one (skip those already applied), write the changed documents with one
+// _bulk, and only then commit the records' offsets (asynchronously: franz-go keeps commits
+// in order, and a revocation or stop commits synchronously). A 409 on an item counts as
+// done; 429/5xx or Elasticsearch down make the whole batch retry with backoff (it is
+// idempotent), nothing committed meanwhile; an item refused for good (e.g. a mapping
+// conflict) dead-letters the events it held and the other items stand.
+//
+// The cache (Config.CacheSize documents, least recently used out) holds each document as the
+// worker last wrote or read it, with its external version. It saves the _mget of nearly
+// every batch, and it may be stale: another worker may have written the document since (a
+// join repair, or, after a rebuild's swap, the rebuild). That is safe because a stale copy
+// can only lack what the other writer added: an older stream version makes the write
+// refused (409, and a 409 or refusal evicts the entry), and a missing join is filled in
+// again before the write, from references read from the index. Revocation empties the cache.
+// Reference data, which never changes, is cached apart.
 //
 // Every event of a stream changes its document, so an event more than one version ahead of
 // its document reveals that the index lacks events of that stream. A live worker then waits
@@ -69,8 +80,8 @@
 // Each read model has its own consumer group (Config.Group), franz-go, Kafka's classic group
 // protocol with the cooperative-sticky balancer (KIP-848 is opt-in in franz-go and
 // recommended from Kafka 4.3; the brokers run 4.1). Auto-commit is off: offsets are
-// committed with CommitRecords after the batch is stored. BlockRebalanceOnPoll keeps
-// rebalances out of a batch in flight, so revocation has nothing to flush. A new group starts
+// committed after the batch is stored. BlockRebalanceOnPoll keeps rebalances out of a batch
+// in flight, so revocation only commits what is stored, synchronously. A new group starts
 // at the beginning of the topics. Records that can never apply go to Config.DeadLetterTopic
 // (projections.dlt) with the original key, value and headers plus dlt-error,
 // dlt-source-topic/-partition/-offset, dlt-consumer and dlt-failed-at, and processing goes on.
@@ -89,7 +100,9 @@
 // swaps the alias atomically: reads and the live worker's next _mget/_bulk (they always go
 // through the alias, resolved per request) now use the new index. The live worker may have
 // applied events to the old index that the rebuild has not read yet; its next event of such a
-// stream is then ahead of the new index's document, so it waits on the gap. The rebuild
+// stream is then ahead of the new index's document, so it waits on the gap (unless the
+// document is in its cache: it then writes it complete, and the rebuild's older writes of it
+// are refused). The rebuild
 // reads on to the end offsets captured after the swap — past anything the live worker can
 // have written to the old index — marks the index live, waits Config.DeleteGrace for reads
 // that resolved the alias before the swap, and deletes the old index. During the swap a
