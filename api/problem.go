@@ -120,6 +120,8 @@ func asSentinel(err error) *Problem {
 		p := NewProblem(http.StatusConflict, "the resource was changed concurrently; retry the request")
 		p.Code = "version_conflict"
 		return p
+	case errors.Is(err, eventstore.ErrEventTooLarge):
+		return NewProblem(http.StatusRequestEntityTooLarge, err.Error())
 	case errors.Is(err, eventstore.ErrIdempotencyKeyExists):
 		p := NewProblem(http.StatusConflict, "this Idempotency-Key was already used")
 		p.Code = "idempotency_key_in_use"

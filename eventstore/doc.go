@@ -42,9 +42,16 @@
 // # Relay
 //
 // Relay publishes to <context>.events with the idempotent producer (acks=all), key = stream
-// id, one batch in flight at a time so that a failed record can never be overtaken by a
-// later one of its stream; a reader goroutine on a connection of its own reads the next batch
-// while the broker acknowledges the current one. The cursor is saved after the acknowledgements: delivery is at least once, and
+// id. No event of a stream may ever land in Kafka after a later one, and a batch Kafka refuses
+// for good is where that could happen: franz-go then fails every record it buffers for the
+// partition, but a record produced after the failure starts a new sequence and can succeed
+// (TestRelayPublishesNothingPastARefusedBatch reproduces it). So the relay's producer is its
+// own, with manual flushing (RelayProducerOpts): a whole batch is buffered before any of it is
+// sent, only one batch is in flight, and after a failure nothing more is produced until the
+// relay restarts from its cursor. Append refuses payloads over MaxPayloadBytes, so no event
+// is too large to publish. A reader goroutine on a connection of its own reads the next batch
+// while the broker acknowledges the current one, and the cursor is saved (after the
+// acknowledgements) while the next batch is produced: delivery is at least once, and
 // consumers deduplicate by (stream id, version). Writers NOTIFY after their commit (not
 // inside it: a NOTIFY holds a cluster-wide lock through the commit's WAL flush and would
 // serialise all writers), coalesced per process; the relay LISTENs and falls back to a 1 s

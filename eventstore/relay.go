@@ -26,9 +26,26 @@ func ProducerOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(100_000),
+		kgo.MaxBufferedRecords(maxBufferedRecords),
 	}
 }
+
+// maxBufferedRecords bounds a producer's buffer, and so a relay's batch.
+const maxBufferedRecords = 100_000
+
+// RelayProducerOpts are the settings of a relay's producer, which must be its own:
+// ProducerOpts with manual flushing. The relay buffers a whole batch before anything is
+// sent. That is what keeps every stream in order when Kafka refuses a batch for good: the
+// producer then fails every record it buffers for that partition, and a record produced
+// after the failure would start a new sequence and could land after the gap. With the
+// whole batch buffered first, nothing of it can come after a failed record, and the relay
+// produces nothing more until it restarts from its cursor.
+func RelayProducerOpts() []kgo.Opt {
+	return append(ProducerOpts(), kgo.ManualFlushing())
+}
+
+// DefaultRelayBatchSize is RelayConfig.BatchSize's default.
+const DefaultRelayBatchSize = 5000
 
 // RelayConfig configures a Relay. Zero values take the defaults given per field.
 type RelayConfig struct {
@@ -60,7 +77,7 @@ func (c *RelayConfig) withDefaults() error {
 		return errors.New("eventstore: relay: Topic is required")
 	}
 	c.Name = cmp(c.Name, c.Topic)
-	c.BatchSize = cmp(c.BatchSize, 5000)
+	c.BatchSize = cmp(c.BatchSize, DefaultRelayBatchSize)
 	c.IdlePoll = cmp(c.IdlePoll, time.Second)
 	c.StandbyPoll = cmp(c.StandbyPoll, time.Second)
 	c.MaxBackoff = cmp(c.MaxBackoff, 5*time.Second)
@@ -94,11 +111,18 @@ type Relay struct {
 	lockKey  int64
 }
 
-// NewRelay returns a relay reading pool's events and producing with producer, which should be
-// built with ProducerOpts. The relay does not close either.
+// NewRelay returns a relay reading pool's events and producing with producer, a client of
+// its own built with RelayProducerOpts (NewRelay refuses one without manual flushing, or
+// whose buffer cannot hold a batch). The relay does not close either.
 func NewRelay(pool *pgxpool.Pool, producer *kgo.Client, cfg RelayConfig) (*Relay, error) {
 	if err := cfg.withDefaults(); err != nil {
 		return nil, err
+	}
+	if manual, _ := producer.OptValue(kgo.ManualFlushing).(bool); !manual {
+		return nil, errors.New("eventstore: relay: the producer must be the relay's own, built with RelayProducerOpts (manual flushing)")
+	}
+	if buffered, _ := producer.OptValue(kgo.MaxBufferedRecords).(int64); buffered < int64(cfg.BatchSize) {
+		return nil, fmt.Errorf("eventstore: relay: BatchSize %d exceeds the producer's MaxBufferedRecords %d", cfg.BatchSize, buffered)
 	}
 	h := fnv.New64a()
 	h.Write([]byte("shopflow-relay:" + cfg.Name))
@@ -201,16 +225,20 @@ type fetched struct {
 // one batch is ever in flight to Kafka: franz-go fails every buffered record of a partition
 // after a failed one, so stopping at the first error can never publish a later event of a
 // stream before an earlier one. The cursor moves only past acknowledged batches.
-func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) error {
+func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) (err error) {
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	batches := make(chan fetched, 1)
 	go r.readAhead(rctx, cur, batches)
+	s := startCursorSaver(r, conn)
+	defer func() { err = errors.Join(err, s.stop()) }()
 	for {
 		var f fetched
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-s.failed:
+			return err
 		case f = <-batches:
 		}
 		if f.err != nil {
@@ -219,27 +247,66 @@ func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) err
 			}
 			return f.err
 		}
-		if err := r.publish(ctx, conn, f.batch); err != nil {
+		if err := r.produce(ctx, f.batch)(); err != nil {
 			return err
 		}
+		if r.cfg.OnPublished != nil {
+			r.cfg.OnPublished(published(f.batch))
+		}
+		s.save(f.batch[len(f.batch)-1].Cursor)
+		r.observe(f.batch)
 	}
 }
 
-// publish produces one batch, waits for every acknowledgement and saves the cursor.
-func (r *Relay) publish(ctx context.Context, conn *pgx.Conn, batch []outgoing) error {
-	if err := r.produce(ctx, batch)(); err != nil {
+// cursorSaver saves the cursor on the relay's connection (the one holding the lock) in a
+// goroutine of its own, so that the next batch goes to Kafka while the last one's cursor is
+// written. Only the newest cursor waiting matters: saves are monotonic, and losing one in a
+// crash only re-publishes (at least once).
+type cursorSaver struct {
+	pending chan Cursor // capacity 1: the newest cursor not yet saved
+	failed  chan error  // the error that stopped the saver
+	done    chan struct{}
+}
+
+func startCursorSaver(r *Relay, conn *pgx.Conn) *cursorSaver {
+	s := &cursorSaver{pending: make(chan Cursor, 1), failed: make(chan error, 1), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for c := range s.pending {
+			// Saved even when the relay is stopping: the batch is acknowledged, and a
+			// graceful stop must not make the next relay publish it again.
+			if err := r.saveCursor(context.Background(), conn, c); err != nil {
+				s.failed <- err
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// save hands c over, replacing an older cursor still waiting. Only the publisher calls it.
+func (s *cursorSaver) save(c Cursor) {
+	select {
+	case s.pending <- c:
+	default:
+		select {
+		case <-s.pending: // the saver had not taken it yet
+		default:
+		}
+		s.pending <- c
+	}
+}
+
+// stop saves the cursor still waiting and returns once the saver is done, with its error.
+func (s *cursorSaver) stop() error {
+	close(s.pending)
+	<-s.done
+	select {
+	case err := <-s.failed:
 		return err
+	default:
+		return nil
 	}
-	if r.cfg.OnPublished != nil {
-		r.cfg.OnPublished(published(batch))
-	}
-	// Saved even when ctx ended meanwhile: the batch is acknowledged, and a graceful stop
-	// must not make the next relay publish it again.
-	if err := r.saveCursor(context.WithoutCancel(ctx), conn, batch[len(batch)-1].Cursor); err != nil {
-		return err
-	}
-	r.observe(batch)
-	return nil
 }
 
 // readAhead reads batch after batch from cur on its own connection (where it also LISTENs)
@@ -289,9 +356,23 @@ func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
 	}
 }
 
-// produce enqueues the batch and returns a function that waits for every acknowledgement and
-// returns the first error.
+// maxEnvelopeBytes bounds the envelope of a record the relay publishes, leaving room for the
+// key, headers and batch overhead under the producer's default 1,000,012-byte batches.
+const maxEnvelopeBytes = 990_000
+
+// produce buffers the whole batch, then flushes it (see RelayProducerOpts), and returns a
+// function that waits for every acknowledgement and returns the first error. A batch holding
+// an event too large to publish is not produced at all: the relay stops at it, loudly,
+// rather than publish the events after it (Append refuses such events; only rows written
+// around it can hold one).
 func (r *Relay) produce(ctx context.Context, batch []outgoing) func() error {
+	for i := range batch {
+		if e := &batch[i]; len(e.envelope) > maxEnvelopeBytes {
+			err := fmt.Errorf("event %s (%s v%d) has a %d-byte envelope, above %d: it cannot be published",
+				e.EventID, e.StreamID, e.Version, len(e.envelope), maxEnvelopeBytes)
+			return func() error { return err }
+		}
+	}
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
@@ -305,6 +386,9 @@ func (r *Relay) produce(ctx context.Context, batch []outgoing) func() error {
 			}
 			wg.Done()
 		})
+	}
+	if err := r.producer.Flush(ctx); err != nil {
+		fail(fmt.Errorf("flush: %w", err))
 	}
 	return func() error { wg.Wait(); return first }
 }

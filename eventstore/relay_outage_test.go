@@ -37,7 +37,7 @@ func TestRelayResumesAfterKafkaOutage(t *testing.T) {
 		refused.Add(1)
 		return refuseProduce(req.(*kmsg.ProduceRequest)), nil, true
 	})
-	producer, err := kgo.NewClient(append(eventstore.ProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...),
+	producer, err := kgo.NewClient(append(eventstore.RelayProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...),
 		kgo.RecordRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }), kgo.MetadataMinAge(50*time.Millisecond))...) // fail records fast, so the relay's own backoff runs
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +77,80 @@ func TestRelayResumesAfterKafkaOutage(t *testing.T) {
 	}
 }
 
-// refuseProduce answers every partition of a produce request with NOT_ENOUGH_REPLICAS, a
-// retriable error: after the producer's retries the records fail back to the relay.
-func refuseProduce(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
+// A batch Kafka refuses for good (a non-retriable error) fails every record the producer
+// buffers for that partition, and a record produced after that would start a new sequence
+// and could land after the gap. The relay buffers a whole batch before flushing it, so no
+// later event of a stream is ever published ahead of a refused one: after the refusal the
+// relay restarts at its cursor and every stream arrives in order. One partition holds every
+// stream, and the first produce request is refused.
+func TestRelayPublishesNothingPastARefusedBatch(t *testing.T) {
+	s, pool, _ := newStore(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	var refused atomic.Int64
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		refused.Add(1) // once: a control that handles a request is dropped
+		return answerProduce(req.(*kmsg.ProduceRequest), kerr.InvalidRecord), nil, true
+	})
+	const streams, events = 10, 5000
+	heads := map[string]int64{}
+	for i := range events / streams {
+		var w eventstore.Write
+		for j := range streams {
+			stream := fmt.Sprintf("s-%d", j)
+			w.Appends = append(w.Appends, eventstore.StreamAppend{StreamID: stream, StreamType: "t",
+				ExpectedVersion: heads[stream], Events: []eventstore.EventData{ev("E", i)}})
+			heads[stream]++
+		}
+		if _, err := s.Write(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	producer, err := kgo.NewClient(append(eventstore.RelayProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.ProducerBatchMaxBytes(4<<10))...) // several requests per batch
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(producer.Close)
+	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: "events", MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = relay.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(consumer.Close)
+	checkOrder(t, consumeWith(t, consumer, events, 30*time.Second), heads, true)
+	if refused.Load() != 1 {
+		t.Fatalf("%d produce requests refused, want 1", refused.Load())
+	}
+}
+
+// TestRelayRefusesASharedProducer: a producer without manual flushing (shared, or built with
+// ProducerOpts) cannot give the relay its ordering guarantee.
+func TestRelayRefusesASharedProducer(t *testing.T) {
+	producer, err := kgo.NewClient(append(eventstore.ProducerOpts(), kgo.SeedBrokers("127.0.0.1:1"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	if _, err := eventstore.NewRelay(nil, producer, eventstore.RelayConfig{Topic: "events"}); err == nil {
+		t.Fatal("NewRelay accepted a producer without manual flushing")
+	}
+}
+
+// answerProduce answers every partition of a produce request with the error.
+func answerProduce(req *kmsg.ProduceRequest, err *kerr.Error) *kmsg.ProduceResponse {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	for _, t := range req.Topics {
 		rt := kmsg.NewProduceResponseTopic()
@@ -87,10 +158,16 @@ func refuseProduce(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
 		for _, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
-			rp.ErrorCode = kerr.NotEnoughReplicas.Code
+			rp.ErrorCode = err.Code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// refuseProduce answers every partition of a produce request with NOT_ENOUGH_REPLICAS, a
+// retriable error: after the producer's retries the records fail back to the relay.
+func refuseProduce(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
+	return answerProduce(req, kerr.NotEnoughReplicas)
 }

@@ -47,7 +47,7 @@ func runRelayChild(db, topic string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	producer, err := kafka.NewClient(cfg.KafkaBrokers, eventstore.ProducerOpts()...)
+	producer, err := kafka.NewClient(cfg.KafkaBrokers, eventstore.RelayProducerOpts()...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -63,7 +63,7 @@ func runRelayChild(db, topic string) {
 // startRelay runs a relay for topic in the background until the test ends (or stop is called).
 func startRelay(t *testing.T, pool *pgxpool.Pool, topic string, cfg eventstore.RelayConfig) (stop func()) {
 	t.Helper()
-	producer := testenv.Kafka(t, eventstore.ProducerOpts()...)
+	producer := testenv.Kafka(t, eventstore.RelayProducerOpts()...)
 	cfg.Topic = topic
 	relay, err := eventstore.NewRelay(pool, producer, cfg)
 	if err != nil {

@@ -28,7 +28,15 @@ var (
 	ErrNotFound = errors.New("eventstore: not found")
 	// ErrInvalidWrite: the write itself is malformed (empty stream id, no event type, …).
 	ErrInvalidWrite = errors.New("eventstore: invalid write")
+	// ErrEventTooLarge: an event's payload exceeds MaxPayloadBytes; nothing was written.
+	ErrEventTooLarge = errors.New("eventstore: event too large")
 )
+
+// MaxPayloadBytes bounds an event's JSON payload. With its envelope and headers an event
+// then always fits in one Kafka record under the producer's and the broker's default limits
+// (about 1 MB): an event the relay could never publish is refused when appended instead of
+// stopping the relay at it for good.
+const MaxPayloadBytes = 900 << 10
 
 // NotifyChannel is the LISTEN/NOTIFY channel on which appends wake the relay.
 const NotifyChannel = "shopflow_events"
@@ -184,6 +192,10 @@ func (w Write) validate() error {
 		for j, e := range a.Events {
 			if e.Type == "" || !json.Valid(e.Payload) {
 				errs = append(errs, fmt.Errorf("appends[%d].events[%d]: type and a JSON payload are required", i, j))
+			}
+			if len(e.Payload) > MaxPayloadBytes {
+				return fmt.Errorf("%w: appends[%d].events[%d] (%s): payload of %d bytes, at most %d",
+					ErrEventTooLarge, i, j, e.Type, len(e.Payload), MaxPayloadBytes)
 			}
 		}
 	}

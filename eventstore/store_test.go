@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,6 +95,23 @@ func TestInvalidWrite(t *testing.T) {
 	}})
 	if !errors.Is(err, eventstore.ErrInvalidWrite) {
 		t.Fatalf("err = %v, want ErrInvalidWrite", err)
+	}
+}
+
+// An event too large to ever be published is refused when appended, and nothing is written.
+func TestAnEventTooLargeToPublishIsRefused(t *testing.T) {
+	s, _, _ := newStore(t)
+	big := json.RawMessage(`"` + strings.Repeat("x", eventstore.MaxPayloadBytes) + `"`)
+	_, err := s.Append(context.Background(), "big-1", "t", 0, ev("A", 1), eventstore.EventData{Type: "A", Payload: big})
+	if !errors.Is(err, eventstore.ErrEventTooLarge) {
+		t.Fatalf("err = %v, want ErrEventTooLarge", err)
+	}
+	if got, err := s.Load(context.Background(), "big-1", 0); err != nil || len(got) != 0 {
+		t.Fatalf("stream after the refusal = %d events, %v; want none", len(got), err)
+	}
+	fits := json.RawMessage(`"` + strings.Repeat("x", eventstore.MaxPayloadBytes-2) + `"`)
+	if _, err := s.Append(context.Background(), "big-1", "t", 0, eventstore.EventData{Type: "A", Payload: fits}); err != nil {
+		t.Fatalf("a payload of MaxPayloadBytes: %v", err)
 	}
 }
 

@@ -143,7 +143,7 @@ func (w *world) topic(c string) string {
 // startRelay runs the relay of a context's database until the test ends.
 func (w *world) startRelay(c string) {
 	t := w.t
-	producer := testenv.Kafka(t, eventstore.ProducerOpts()...)
+	producer := testenv.Kafka(t, eventstore.RelayProducerOpts()...)
 	relay, err := eventstore.NewRelay(w.dbs[c].pool, producer, eventstore.RelayConfig{Topic: w.topic(c), Log: logger})
 	if err != nil {
 		t.Fatal(err)

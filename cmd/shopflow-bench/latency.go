@@ -70,7 +70,7 @@ func relayLatency(ctx context.Context, o options) ([]time.Duration, error) {
 		return nil, err
 	}
 	defer drop()
-	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.ProducerOpts()...)
+	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.RelayProducerOpts()...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,10 @@ import (
 )
 
 // benchRelayDrain compares the relay draining a backlog with raw franz-go produce of the same
-// records (same envelope, same producer options) to a fresh topic.
+// records (same envelope) to a fresh topic, twice: with the relay's producer settings
+// (eventstore.RelayProducerOpts: manual flushing, which needs a flush every so many records;
+// the raw producer flushes every relay batch size), and streaming with ProducerOpts, no
+// flushes at all: the fastest raw produce, which the relay's ordering guarantee rules out.
 func benchRelayDrain(ctx context.Context, o options) error {
 	pool, cleanup, err := freshDatabase(ctx, o, 4)
 	if err != nil {
@@ -28,7 +31,15 @@ func benchRelayDrain(ctx context.Context, o options) error {
 	if err := preload(ctx, pool, o.backlog); err != nil {
 		return err
 	}
-	raw, err := rawProduce(ctx, o, pool)
+	batch := o.batch
+	if batch == 0 {
+		batch = eventstore.DefaultRelayBatchSize
+	}
+	raw, err := rawProduce(ctx, o, pool, eventstore.RelayProducerOpts(), batch)
+	if err != nil {
+		return fmt.Errorf("raw produce: %w", err)
+	}
+	streamed, err := rawProduce(ctx, o, pool, eventstore.ProducerOpts(), 0)
 	if err != nil {
 		return fmt.Errorf("raw produce: %w", err)
 	}
@@ -38,6 +49,7 @@ func benchRelayDrain(ctx context.Context, o options) error {
 	}
 	n := float64(o.backlog)
 	report(fmt.Sprintf("relay_drain_%d", o.backlog), n/relayed.Seconds(), "events/s", n/raw.Seconds())
+	report(fmt.Sprintf("relay_drain_%d_vs_streaming_produce", o.backlog), n/relayed.Seconds(), "events/s", n/streamed.Seconds())
 	return nil
 }
 
@@ -67,7 +79,7 @@ func drain(ctx context.Context, o options, pool *pgxpool.Pool) (time.Duration, e
 		return 0, err
 	}
 	defer drop()
-	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.ProducerOpts()...)
+	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.RelayProducerOpts()...)
 	if err != nil {
 		return 0, err
 	}
@@ -95,8 +107,9 @@ func drain(ctx context.Context, o options, pool *pgxpool.Pool) (time.Duration, e
 	}
 }
 
-// rawProduce reads the same events (untimed), then times producing their records.
-func rawProduce(ctx context.Context, o options, pool *pgxpool.Pool) (time.Duration, error) {
+// rawProduce reads the same events (untimed), then times producing their records with opts,
+// flushing after every flushEvery records (0: never).
+func rawProduce(ctx context.Context, o options, pool *pgxpool.Pool, opts []kgo.Opt, flushEvery int) (time.Duration, error) {
 	topic, drop, err := freshTopic(ctx, o, "bench_raw")
 	if err != nil {
 		return 0, err
@@ -106,7 +119,7 @@ func rawProduce(ctx context.Context, o options, pool *pgxpool.Pool) (time.Durati
 	if err != nil {
 		return 0, err
 	}
-	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.ProducerOpts()...)
+	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -114,7 +127,7 @@ func rawProduce(ctx context.Context, o options, pool *pgxpool.Pool) (time.Durati
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	start := time.Now()
-	for _, r := range recs {
+	for i, r := range recs {
 		wg.Add(1)
 		producer.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
@@ -122,6 +135,11 @@ func rawProduce(ctx context.Context, o options, pool *pgxpool.Pool) (time.Durati
 			}
 			wg.Done()
 		})
+		if flushEvery > 0 && ((i+1)%flushEvery == 0 || i == len(recs)-1) {
+			if err := producer.Flush(ctx); err != nil {
+				return 0, err
+			}
+		}
 	}
 	wg.Wait()
 	if err, _ := failed.Load().(error); err != nil {

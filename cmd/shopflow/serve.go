@@ -29,21 +29,22 @@ import (
 
 // deps are the connections a serving process holds; close releases them in reverse order.
 type deps struct {
-	pools    map[string]*pgxpool.Pool
-	stores   map[string]*eventstore.Store
-	kafka    *kgo.Client // admin and health
-	producer *kgo.Client // the relays' idempotent producer
-	es       *elasticsearch.Client
+	pools     map[string]*pgxpool.Pool
+	stores    map[string]*eventstore.Store
+	kafka     *kgo.Client            // admin and health
+	producers map[string]*kgo.Client // each relay's own producer, by context
+	es        *elasticsearch.Client
 }
 
 func (d *deps) close() {
 	for _, s := range d.stores {
 		s.Close()
 	}
-	for _, cl := range []*kgo.Client{d.producer, d.kafka} {
-		if cl != nil {
-			cl.Close()
-		}
+	for _, cl := range d.producers {
+		cl.Close()
+	}
+	if d.kafka != nil {
+		d.kafka.Close()
 	}
 	for _, p := range d.pools {
 		p.Close()
@@ -51,7 +52,7 @@ func (d *deps) close() {
 }
 
 func connect(ctx context.Context, cfg config.Config) (*deps, error) {
-	d := &deps{pools: map[string]*pgxpool.Pool{}, stores: map[string]*eventstore.Store{}}
+	d := &deps{pools: map[string]*pgxpool.Pool{}, stores: map[string]*eventstore.Store{}, producers: map[string]*kgo.Client{}}
 	for _, c := range cfg.Contexts {
 		pool, err := postgres.Open(ctx, cfg.DatabaseURL(c))
 		if err != nil {
@@ -66,9 +67,12 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 		d.close()
 		return nil, err
 	}
-	if d.producer, err = kafka.NewClient(cfg.KafkaBrokers, eventstore.ProducerOpts()...); err != nil {
-		d.close()
-		return nil, err
+	for _, c := range cfg.Contexts {
+		if d.producers[c], err = kafka.NewClient(cfg.KafkaBrokers, eventstore.RelayProducerOpts()...); err != nil {
+			delete(d.producers, c)
+			d.close()
+			return nil, err
+		}
 	}
 	if d.es, err = elastic.NewClient(cfg.ElasticsearchURLs); err != nil {
 		d.close()
@@ -139,8 +143,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	stopWorkers()
 	wait()
-	if ferr := d.producer.Flush(sctx); ferr != nil {
-		err = errors.Join(err, fmt.Errorf("flush producer: %w", ferr))
+	for c, p := range d.producers {
+		if ferr := p.Flush(sctx); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("flush %s relay producer: %w", c, ferr))
+		}
 	}
 	log.Info("stopped")
 	return err
@@ -186,7 +192,7 @@ func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheu
 	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, Log: log, Metrics: sagas.NewMetrics(reg)}
 	var wg sync.WaitGroup
 	for _, c := range cfg.Contexts {
-		relay, err := eventstore.NewRelay(d.pools[c], d.producer, eventstore.RelayConfig{
+		relay, err := eventstore.NewRelay(d.pools[c], d.producers[c], eventstore.RelayConfig{
 			Topic: kafka.EventsTopic(c), Log: log, Metrics: relayMetrics.For(c),
 		})
 		if err != nil {
