@@ -137,7 +137,8 @@ func (s *inventorySaga) loadProducts(ctx context.Context, ids []string, required
 	return products, nil
 }
 
-// save writes the changes of the reservation and of the products with the inbox entry.
+// save writes the changes of the reservation and of the products with the inbox entry, then
+// gives the products back to their repository unless nothing was written.
 func (s *inventorySaga) save(ctx context.Context, m message, res *inventory.OrderReservation,
 	products map[string]*inventory.Product) (string, error) {
 	app, err := s.reservations.Append(res, m.meta)
@@ -152,5 +153,11 @@ func (s *inventorySaga) save(ctx context.Context, m message, res *inventory.Orde
 		}
 		appends = append(appends, app)
 	}
-	return s.w.write(ctx, m, appends...)
+	outcome, err := s.w.write(ctx, m, appends...)
+	if err == nil && outcome != OutcomeDuplicate {
+		for _, p := range products { // stored: give them back (see command.Repository)
+			s.products.Committed(p)
+		}
+	}
+	return outcome, err
 }

@@ -134,11 +134,16 @@ func (s *paymentsSaga) declineUnknownCustomer(ctx context.Context, m message, cu
 	})
 }
 
-// save writes the account's changes with the inbox entry.
+// save writes the account's changes with the inbox entry, then gives the account back to
+// its repository (see command.Repository.Committed) unless nothing was written.
 func (s *paymentsSaga) save(ctx context.Context, m message, acct *payment.Account) (string, error) {
 	app, err := s.accounts.Append(acct, m.meta)
 	if err != nil {
 		return "", err
 	}
-	return s.w.write(ctx, m, app)
+	outcome, err := s.w.write(ctx, m, app)
+	if err == nil && outcome != OutcomeDuplicate {
+		s.accounts.Committed(acct)
+	}
+	return outcome, err
 }

@@ -60,6 +60,20 @@ func LoadProduct(history []domain.Event) (*Product, error) {
 	return p, nil
 }
 
+// Advance applies the events recorded in the product's stream after its version, oldest
+// first, as LoadProduct does: a product kept from an earlier load catches up with its stream
+// instead of being rehydrated from the start. The product must have no uncommitted changes;
+// after an error it must be discarded.
+func (p *Product) Advance(history []domain.Event) error {
+	if len(p.root.Changes()) > 0 {
+		return fmt.Errorf("product %s: advance with uncommitted changes", p.root.ID())
+	}
+	if err := p.root.Load(history, p.apply); err != nil {
+		return fmt.Errorf("advance product: %w", err)
+	}
+	return nil
+}
+
 // ID returns the product id.
 func (p *Product) ID() string { return p.root.ID() }
 

@@ -332,3 +332,40 @@ func TestLoadProductErrors(t *testing.T) {
 		})
 	}
 }
+
+// A product loaded from part of its history and advanced by the rest equals the product
+// loaded from all of it; advancing with uncommitted changes is refused.
+func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
+	history := []domain.Event{
+		ProductRegistered{ProductID: productA, SKU: "S", Name: "N", PriceCents: 100, Currency: "EUR", InitialStock: 5},
+		StockReserved{ProductID: productA, OrderID: order1, Quantity: 2, UnitPriceCents: 100},
+		StockAdded{ProductID: productA, Quantity: 3},
+		StockReleased{ProductID: productA, OrderID: order1, Quantity: 2},
+		StockReservationFailed{ProductID: productA, OrderID: order2, Quantity: 99},
+	}
+	whole, err := LoadProduct(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := 1; cut < len(history); cut++ {
+		p, err := LoadProduct(history[:cut])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Advance(history[cut:]); err != nil {
+			t.Fatalf("advance from %d: %v", cut, err)
+		}
+		if !reflect.DeepEqual(p, whole) {
+			t.Errorf("loaded to %d and advanced = %+v, want %+v", cut, p, whole)
+		}
+	}
+	if err := whole.AddStock(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := whole.Advance(nil); err == nil {
+		t.Error("Advance accepted a product with uncommitted changes")
+	}
+	if err := newProduct(t, productB, 1, 1).Advance(history[:1]); !errors.Is(err, domain.ErrInvalidHistory) {
+		t.Errorf("advancing by a second registration: %v, want ErrInvalidHistory", err)
+	}
+}

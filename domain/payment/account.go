@@ -56,6 +56,20 @@ func Load(history []domain.Event) (*Account, error) {
 	return a, nil
 }
 
+// Advance applies the events recorded in the account's stream after its version, oldest
+// first, as Load does: an account kept from an earlier load catches up with its stream
+// instead of being rehydrated from the start. The account must have no uncommitted changes;
+// after an error it must be discarded.
+func (a *Account) Advance(history []domain.Event) error {
+	if len(a.root.Changes()) > 0 {
+		return fmt.Errorf("account %s: advance with uncommitted changes", a.root.ID())
+	}
+	if err := a.root.Load(history, a.apply); err != nil {
+		return fmt.Errorf("advance account: %w", err)
+	}
+	return nil
+}
+
 // ID returns the customer id.
 func (a *Account) ID() string { return a.root.ID() }
 

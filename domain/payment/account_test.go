@@ -321,3 +321,37 @@ func TestMoneyIsConserved(t *testing.T) {
 		t.Errorf("deposited %d, balance %d, captured %d, refunded %d", deposited, a.BalanceCents(), captured, refunded)
 	}
 }
+
+// An account loaded from part of its history and advanced by the rest equals the account
+// loaded from all of it; advancing with uncommitted changes is refused.
+func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
+	history := []domain.Event{
+		AccountOpened{CustomerID: customer, Name: "Ada", Email: "ada@example.com"},
+		FundsDeposited{CustomerID: customer, AmountCents: 1000},
+		PaymentCaptured{CustomerID: customer, OrderID: order1, AmountCents: 300},
+		PaymentDeclined{CustomerID: customer, OrderID: order2, Reason: ReasonInsufficientFunds},
+		PaymentRefunded{CustomerID: customer, OrderID: order1, AmountCents: 300},
+	}
+	whole, err := Load(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := 1; cut < len(history); cut++ {
+		a, err := Load(history[:cut])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Advance(history[cut:]); err != nil {
+			t.Fatalf("advance from %d: %v", cut, err)
+		}
+		if !reflect.DeepEqual(a, whole) {
+			t.Errorf("loaded to %d and advanced = %+v, want %+v", cut, a, whole)
+		}
+	}
+	if err := whole.Deposit(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := whole.Advance(nil); err == nil {
+		t.Error("Advance accepted an account with uncommitted changes")
+	}
+}

@@ -15,6 +15,7 @@ const (
 	DefaultMaxAttempts = 5
 	DefaultBackoff     = 2 * time.Millisecond
 	DefaultMaxBackoff  = 50 * time.Millisecond
+	DefaultCacheSize   = 10_000
 )
 
 // Config tunes the handlers. The zero value gives the defaults.
@@ -32,6 +33,10 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Now returns the time recorded in events such as OrderPlaced. nil means time.Now.
 	Now func() time.Time
+	// CacheSize is how many aggregates a Repository keeps between commands, for aggregate
+	// types that can catch up with their stream (AggregateType.Advance): a kept aggregate
+	// loads only the events after its version. 0 means DefaultCacheSize; negative, none.
+	CacheSize int
 }
 
 // Validate reports every invalid setting, joined.
@@ -62,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
 	}
 	return c
 }

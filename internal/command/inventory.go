@@ -18,6 +18,7 @@ func ProductType() AggregateType[*inventory.Product] {
 		Load: func(_ string, history []domain.Event) (*inventory.Product, error) {
 			return inventory.LoadProduct(history)
 		},
+		Advance: (*inventory.Product).Advance,
 	}
 }
 

@@ -16,6 +16,7 @@ func AccountType() AggregateType[*payment.Account] {
 		Load: func(_ string, history []domain.Event) (*payment.Account, error) {
 			return payment.Load(history)
 		},
+		Advance: (*payment.Account).Advance,
 	}
 }
 

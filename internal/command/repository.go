@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/eventstore"
 )
@@ -38,6 +40,10 @@ type AggregateType[A Aggregate] struct {
 	Load func(id string, history []domain.Event) (A, error)
 	// Status, optional, returns the aggregate's lifecycle status for Result.Status.
 	Status func(A) string
+	// Advance, optional, applies the events after a committed aggregate's version to it
+	// (they are its stream's next ones). With it, a Repository keeps aggregates between
+	// commands and loads only the new part of their streams: see Repository.
+	Advance func(A, []domain.Event) error
 }
 
 // Result is the outcome of a successful command.
@@ -109,11 +115,19 @@ func (e *NotFoundError) Unwrap() error { return domain.ErrNotFound }
 
 // Repository loads the aggregates of one type from an event store and appends their
 // changes. It is safe for concurrent use; the aggregates it returns are not.
+//
+// For types with an Advance function it keeps committed aggregates (Config.CacheSize, least
+// recently used out): Load takes a kept aggregate out, so that one caller at a time owns it,
+// and reads only the events after its version, so it is never staler than a full load;
+// Update, Create and Committed put it back once its changes are stored. Streams that grow
+// with every order (a product's, an account's) then cost one short read per command
+// instead of their whole history.
 type Repository[A Aggregate] struct {
 	store    EventStore
 	typ      AggregateType[A]
 	registry *domain.Registry
 	cfg      Config
+	kept     *lru.Cache[string, A] // nil without Advance or with CacheSize < 0
 }
 
 // NewRepository returns a repository of typ's aggregates in store. It fails if store is
@@ -132,23 +146,92 @@ func NewRepository[A Aggregate](store EventStore, typ AggregateType[A], cfg Conf
 	}
 	registry := domain.NewRegistry()
 	typ.Register(registry)
-	return &Repository[A]{store: store, typ: typ, registry: registry, cfg: cfg.withDefaults()}, nil
+	r := &Repository[A]{store: store, typ: typ, registry: registry, cfg: cfg.withDefaults()}
+	if typ.Advance != nil && r.cfg.CacheSize > 0 {
+		kept, err := lru.New[string, A](r.cfg.CacheSize)
+		if err != nil {
+			return nil, err
+		}
+		r.kept = kept
+	}
+	return r, nil
 }
 
-// Load reads and decodes the stream of aggregate id and rehydrates it. It returns a
-// *NotFoundError if the aggregate does not exist.
+// Load reads and decodes the stream of aggregate id and rehydrates it, or brings a kept
+// aggregate up to date with the events after its version. It returns a *NotFoundError if
+// the aggregate does not exist. The caller owns the aggregate: give it back with Committed
+// once its changes are stored, or drop it.
 func (r *Repository[A]) Load(ctx context.Context, id string) (A, error) {
+	if a, ok := r.take(id); ok {
+		if err := r.advance(ctx, a); err == nil {
+			return a, nil
+		} else if ctx.Err() != nil {
+			var zero A
+			return zero, err
+		}
+		// A kept aggregate that cannot advance is dropped and loaded afresh.
+	}
+	return r.loadAll(ctx, id)
+}
+
+// take removes aggregate id from the kept ones and returns it.
+func (r *Repository[A]) take(id string) (A, bool) {
 	var zero A
-	streamID := StreamID(r.typ.Name, id)
-	records, err := r.store.Load(ctx, streamID, 0)
+	if r.kept == nil {
+		return zero, false
+	}
+	a, ok := r.kept.Peek(id)
+	if !ok || !r.kept.Remove(id) { // another caller took it first
+		return zero, false
+	}
+	return a, true
+}
+
+// advance applies the events recorded after a's version.
+func (r *Repository[A]) advance(ctx context.Context, a A) error {
+	streamID := StreamID(r.typ.Name, a.ID())
+	history, err := r.history(ctx, streamID, a.Version())
 	if err != nil {
-		return zero, fmt.Errorf("load %s: %w", streamID, err)
+		return err
+	}
+	if len(history) == 0 {
+		return nil
+	}
+	return r.typ.Advance(a, history)
+}
+
+// Committed gives back an aggregate whose changes are stored (Create and Update do it
+// themselves; saga code that writes with Append does it after its write): it is marked
+// committed and kept for the next Load. The caller must not use it afterwards.
+func (r *Repository[A]) Committed(a A) {
+	a.MarkCommitted()
+	if r.kept != nil {
+		r.kept.Add(a.ID(), a)
+	}
+}
+
+// history reads and decodes the events of streamID after version after.
+func (r *Repository[A]) history(ctx context.Context, streamID string, after int64) ([]domain.Event, error) {
+	records, err := r.store.Load(ctx, streamID, after)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", streamID, err)
 	}
 	history := make([]domain.Event, len(records))
 	for i, rec := range records {
 		if history[i], err = r.registry.Decode(rec.Type, rec.Payload); err != nil {
-			return zero, fmt.Errorf("load %s version %d: %w", streamID, rec.Version, err)
+			return nil, fmt.Errorf("load %s version %d: %w", streamID, rec.Version, err)
 		}
+	}
+	return history, nil
+}
+
+// loadAll rehydrates aggregate id from its whole stream.
+func (r *Repository[A]) loadAll(ctx context.Context, id string) (A, error) {
+	var zero A
+	streamID := StreamID(r.typ.Name, id)
+	history, err := r.history(ctx, streamID, 0)
+	if err != nil {
+		return zero, err
 	}
 	a, err := r.typ.Load(id, history)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -246,6 +329,6 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 	if _, err := r.store.Write(ctx, w); err != nil {
 		return Result{}, fmt.Errorf("save %s: %w", res.StreamID, err)
 	}
-	a.MarkCommitted()
+	r.Committed(a)
 	return res, nil
 }

@@ -2,7 +2,10 @@ package command_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/shopflow/shopflow/eventstore"
@@ -81,4 +84,59 @@ func TestOptionsShareTheTransaction(t *testing.T) {
 		must(cancel.Handle(ctx(t), command.CancelOrder{OrderID: orderID}, opts))(t)
 		must(d.store.Idempotency(ctx(t), "k-2"))(t)
 	})
+}
+
+// loads records the afterVersion of every Load a repository sends to the store.
+type loads struct {
+	command.EventStore
+	mu    sync.Mutex
+	after []int64
+}
+
+func (l *loads) Load(ctx context.Context, streamID string, after int64) ([]eventstore.RecordedEvent, error) {
+	l.mu.Lock()
+	l.after = append(l.after, after)
+	l.mu.Unlock()
+	return l.EventStore.Load(ctx, streamID, after)
+}
+
+// A repository keeps the aggregates it stored and, next time, reads only the events after
+// their version, including those another process appended meanwhile: the state it returns
+// is the stream's, and commands on both sides still conflict and retry as without it.
+func TestKeptAggregatesReadOnlyTheNewEvents(t *testing.T) {
+	d := newDB(t)
+	id := registerProduct(t, d.store, widget)
+	store := &loads{EventStore: d.store}
+	// 20 concurrent commands on one stream all land when each may try 20 times.
+	here := must(command.NewRestockProductHandler(store, command.Config{MaxAttempts: 20}))(t)
+	elsewhere := must(command.NewRestockProductHandler(d.store, command.Config{MaxAttempts: 20, CacheSize: -1}))(t)
+
+	must(here.Handle(ctx(t), command.RestockProduct{ProductID: id, Quantity: 1}, command.Options{}))(t) // v2, kept
+	must(elsewhere.Handle(ctx(t), command.RestockProduct{ProductID: id, Quantity: 2}, command.Options{}))(t)
+	res := must(here.Handle(ctx(t), command.RestockProduct{ProductID: id, Quantity: 4}, command.Options{}))(t)
+	wantVersion(t, res, 4)
+	if want := []int64{0, 2}; !slices.Equal(store.after, want) {
+		t.Errorf("loads read after versions %v, want %v (the whole stream once, then what followed v2)", store.after, want)
+	}
+	if p := loadProduct(t, d.store, id); p.Available() != widget.InitialStock+7 || p.Version() != 4 {
+		t.Errorf("product = %d available at v%d, want %d at v4", p.Available(), p.Version(), widget.InitialStock+7)
+	}
+
+	// Both sides restock concurrently: every command lands once, kept or not.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		h := here
+		if i%2 == 1 {
+			h = elsewhere
+		}
+		wg.Go(func() {
+			if _, err := h.Handle(ctx(t), command.RestockProduct{ProductID: id, Quantity: 1}, command.Options{}); err != nil {
+				t.Errorf("restock: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if p := loadProduct(t, d.store, id); p.Available() != widget.InitialStock+27 || p.Version() != 24 {
+		t.Errorf("after 20 concurrent restocks product = %d available at v%d, want %d at v24", p.Available(), p.Version(), widget.InitialStock+27)
+	}
 }
