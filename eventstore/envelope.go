@@ -138,15 +138,30 @@ func (u *Upcasters) Register(eventType string, from int, fn Upcaster) {
 
 // Apply upcasts env step by step to the newest schema version that has a registered path.
 func (u *Upcasters) Apply(env *Envelope) error {
+	p, v, err := u.Upcast(env.EventType, env.SchemaVersion, env.Payload)
+	if err != nil {
+		return err
+	}
+	env.Payload, env.SchemaVersion = p, v
+	return nil
+}
+
+// Upcast migrates the payload of an eventType event of the given schema version step by
+// step to the newest version that has a registered path, and returns it with its version.
+// A nil *Upcasters returns the payload as it is.
+func (u *Upcasters) Upcast(eventType string, version int, payload json.RawMessage) (json.RawMessage, int, error) {
+	if u == nil {
+		return payload, version, nil
+	}
 	for {
-		fn, ok := u.m[upcastKey{env.EventType, env.SchemaVersion}]
+		fn, ok := u.m[upcastKey{eventType, version}]
 		if !ok {
-			return nil
+			return payload, version, nil
 		}
-		p, err := fn(env.Payload)
+		p, err := fn(payload)
 		if err != nil {
-			return fmt.Errorf("upcast %s v%d: %w", env.EventType, env.SchemaVersion, err)
+			return nil, version, fmt.Errorf("upcast %s v%d: %w", eventType, version, err)
 		}
-		env.Payload, env.SchemaVersion = p, env.SchemaVersion+1
+		payload, version = p, version+1
 	}
 }

@@ -226,6 +226,7 @@ func rawVisible(ctx context.Context, o options, es *elasticsearch.Client) (get, 
 		if err != nil {
 			return err
 		}
+		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		wg.Go(func() {
 			g, s := rawWaitVisible(ctx, es, index, id, t0)
@@ -244,6 +245,7 @@ func rawWaitVisible(ctx context.Context, es *elasticsearch.Client, index, id str
 	for {
 		res, err := es.Get(index, id, es.Get.WithContext(ctx))
 		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK || ctx.Err() != nil {
 				break

@@ -218,7 +218,11 @@ func (r *Repository[A]) history(ctx context.Context, streamID string, after int6
 	}
 	history := make([]domain.Event, len(records))
 	for i, rec := range records {
-		if history[i], err = r.registry.Decode(rec.Type, rec.Payload); err != nil {
+		payload, _, err := r.cfg.Upcasters.Upcast(rec.Type, rec.SchemaVersion, rec.Payload)
+		if err == nil {
+			history[i], err = r.registry.Decode(rec.Type, payload)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("load %s version %d: %w", streamID, rec.Version, err)
 		}
 	}

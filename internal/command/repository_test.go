@@ -3,6 +3,7 @@ package command_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -138,5 +139,23 @@ func TestKeptAggregatesReadOnlyTheNewEvents(t *testing.T) {
 	wg.Wait()
 	if p := loadProduct(t, d.store, id); p.Available() != widget.InitialStock+27 || p.Version() != 24 {
 		t.Errorf("after 20 concurrent restocks product = %d available at v%d, want %d at v24", p.Available(), p.Version(), widget.InitialStock+27)
+	}
+}
+
+// Aggregates are rehydrated from upcast payloads: an old StockAdded that named its quantity
+// "qty" counts once its upcaster is registered.
+func TestLoadUpcastsOldEvents(t *testing.T) {
+	d := newDB(t)
+	id := registerProduct(t, d.store, widget)
+	old := json.RawMessage(`{"product_id":"` + id + `","qty":5}`)
+	must(d.store.Append(ctx(t), command.StreamID("product", id), "product", 1,
+		eventstore.EventData{Type: "StockAdded", SchemaVersion: 1, Payload: old}))(t)
+	var up eventstore.Upcasters
+	up.Register("StockAdded", 1, func(p json.RawMessage) (json.RawMessage, error) {
+		return bytes.Replace(p, []byte(`"qty"`), []byte(`"quantity"`), 1), nil
+	})
+	repo := must(command.NewRepository(d.store, command.ProductType(), command.Config{Upcasters: &up}))(t)
+	if p := must(repo.Load(ctx(t), id))(t); p.Available() != widget.InitialStock+5 {
+		t.Errorf("available = %d after an upcast StockAdded of 5, want %d", p.Available(), widget.InitialStock+5)
 	}
 }
