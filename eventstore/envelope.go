@@ -86,6 +86,17 @@ func (env Envelope) Record(topic string) (*kgo.Record, error) {
 // ErrUndecodable marks a record that can never be decoded: consumers dead-letter it.
 var ErrUndecodable = errors.New("eventstore: undecodable record")
 
+// Kind returns the stream type and event type a record's headers announce, without decoding
+// it, so that a consumer can pass over the events it ignores cheaply; ok is false when the
+// headers are missing (Decode then says what is wrong with the record).
+func Kind(r *kgo.Record) (streamType, eventType string, ok bool) {
+	streamType, eventType = header(r, HeaderStreamType), header(r, HeaderEventType)
+	return streamType, eventType, streamType != "" && eventType != "" &&
+		header(r, HeaderEnvelopeVersion) == envelopeVersionText
+}
+
+var envelopeVersionText = strconv.Itoa(EnvelopeVersion)
+
 // Decode reads an event record, checking the envelope version and running the upcasters.
 // Errors wrap ErrUndecodable.
 func Decode(r *kgo.Record, up *Upcasters) (Envelope, error) {

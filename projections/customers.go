@@ -40,6 +40,10 @@ func (customersModel) mappingVersion() int { return 1 }
 func (customersModel) mapping() string     { return customersMapping }
 func (customersModel) contexts() []string  { return []string{"payments"} }
 
+func (customersModel) wants(streamType, _ string) bool {
+	return streamType == payment.AggregateType
+}
+
 func (customersModel) route(env eventstore.Envelope) (string, domain.Event, error) {
 	return routeStream(env, payment.AggregateType, accountEvents, customerID)
 }

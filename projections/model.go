@@ -22,6 +22,9 @@ type model interface {
 	mapping() string
 	// contexts are the bounded contexts whose event topics the model reads.
 	contexts() []string
+	// wants reports whether the model may route events of this stream and event type: the
+	// others are passed over without being decoded.
+	wants(streamType, eventType string) bool
 	// route returns the id of the document env changes and its decoded payload (nil for an
 	// event type the model does not know), or "" when the model ignores the event. An error
 	// makes the record a dead letter.

@@ -82,6 +82,12 @@ func (ordersModel) mappingVersion() int { return 1 }
 func (ordersModel) mapping() string     { return ordersMapping }
 func (ordersModel) contexts() []string  { return []string{"orders", "inventory", "payments"} }
 
+func (ordersModel) wants(streamType, eventType string) bool {
+	return streamType == order.AggregateType ||
+		streamType == inventory.ProductAggregateType && eventType == inventory.TypeProductRegistered ||
+		streamType == payment.AggregateType && eventType == payment.TypeAccountOpened
+}
+
 func (ordersModel) route(env eventstore.Envelope) (string, domain.Event, error) {
 	switch {
 	case env.StreamType == inventory.ProductAggregateType && env.EventType == inventory.TypeProductRegistered,

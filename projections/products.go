@@ -42,6 +42,10 @@ func (productsModel) mappingVersion() int { return 1 }
 func (productsModel) mapping() string     { return productsMapping }
 func (productsModel) contexts() []string  { return []string{"inventory"} }
 
+func (productsModel) wants(streamType, _ string) bool {
+	return streamType == inventory.ProductAggregateType
+}
+
 func (productsModel) route(env eventstore.Envelope) (string, domain.Event, error) {
 	return routeStream(env, inventory.ProductAggregateType, productEvents, productID)
 }
