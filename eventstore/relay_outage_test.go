@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,20 +38,9 @@ func TestRelayResumesAfterKafkaOutage(t *testing.T) {
 		refused.Add(1)
 		return refuseProduce(req.(*kmsg.ProduceRequest)), nil, true
 	})
-	producer, err := kgo.NewClient(append(eventstore.RelayProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...),
-		kgo.RecordRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }), kgo.MetadataMinAge(50*time.Millisecond))...) // fail records fast, so the relay's own backoff runs
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(producer.Close)
-	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: "events", MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = relay.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	// Fail records fast, so that the relay's own backoff runs.
+	runKfakeRelay(t, pool, cluster, kgo.RecordRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+		kgo.MetadataMinAge(50*time.Millisecond))
 
 	heads := map[string]int64{}
 	for i := range 200 {
@@ -65,13 +55,7 @@ func TestRelayResumesAfterKafkaOutage(t *testing.T) {
 	time.Sleep(2 * time.Second)                            // an outage longer than the delivery timeout
 	down.Store(false)
 
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("events"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(consumer.Close)
-	checkOrder(t, consumeWith(t, consumer, 200, 30*time.Second), heads, true)
+	checkOrder(t, consumeWith(t, kfakeConsumer(t, cluster), 200, 30*time.Second), heads, true)
 	if n := refused.Load(); n < 3 {
 		t.Fatalf("only %d produce requests refused: the outage was not exercised", n)
 	}
@@ -109,28 +93,8 @@ func TestRelayPublishesNothingPastARefusedBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	producer, err := kgo.NewClient(append(eventstore.RelayProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...),
-		kgo.ProducerBatchMaxBytes(4<<10))...) // several requests per batch
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(producer.Close)
-	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: "events", MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = relay.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("events"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(consumer.Close)
-	checkOrder(t, consumeWith(t, consumer, events, 30*time.Second), heads, true)
+	runKfakeRelay(t, pool, cluster, kgo.ProducerBatchMaxBytes(4<<10)) // several requests per batch
+	checkOrder(t, consumeWith(t, kfakeConsumer(t, cluster), events, 30*time.Second), heads, true)
 	if refused.Load() != 1 {
 		t.Fatalf("%d produce requests refused, want 1", refused.Load())
 	}
@@ -147,6 +111,37 @@ func TestRelayRefusesASharedProducer(t *testing.T) {
 	if _, err := eventstore.NewRelay(nil, producer, eventstore.RelayConfig{Topic: "events"}); err == nil {
 		t.Fatal("NewRelay accepted a producer without manual flushing")
 	}
+}
+
+// runKfakeRelay runs, until the test ends, a relay of pool's events to the cluster's topic
+// "events", its producer built with RelayProducerOpts and opts.
+func runKfakeRelay(t *testing.T, pool *pgxpool.Pool, cluster *kfake.Cluster, opts ...kgo.Opt) {
+	t.Helper()
+	producer, err := kgo.NewClient(append(append(eventstore.RelayProducerOpts(), kgo.SeedBrokers(cluster.ListenAddrs()...)), opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(producer.Close)
+	relay, err := eventstore.NewRelay(pool, producer, eventstore.RelayConfig{Topic: "events", MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = relay.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// kfakeConsumer returns a client reading the cluster's topic "events" from the start.
+func kfakeConsumer(t *testing.T, cluster *kfake.Cluster) *kgo.Client {
+	t.Helper()
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(consumer.Close)
+	return consumer
 }
 
 // answerProduce answers every partition of a produce request with the error.
