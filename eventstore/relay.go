@@ -349,6 +349,9 @@ func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
 			send(fetched{err: err})
 			return
 		}
+		for i := range batch {
+			batch[i].rec = batch[i].record(r.cfg.Topic)
+		}
 		if !send(fetched{batch: batch}) {
 			return
 		}
@@ -380,7 +383,7 @@ func (r *Relay) produce(ctx context.Context, batch []outgoing) func() error {
 	wg.Add(len(batch))
 	for i := range batch {
 		e := &batch[i]
-		r.producer.Produce(ctx, e.record(r.cfg.Topic), func(_ *kgo.Record, err error) {
+		r.producer.Produce(ctx, e.rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				fail(fmt.Errorf("produce %s v%d: %w", e.StreamID, e.Version, err))
 			}

@@ -31,6 +31,8 @@ type outgoing struct {
 	streamType, eventType, schemaVersion string
 	traceParent, traceState              string
 	envelope                             []byte
+	// rec is the Kafka record, built by the reader while the previous batch is in flight.
+	rec *kgo.Record
 }
 
 // relayReadSQL is readAllSQL's gap-safe scan, with only the columns the relay needs.
