@@ -52,3 +52,34 @@ func CheckTypes(t *testing.T, register func(*domain.Registry), want []string) {
 		t.Errorf("Types = %v, want %v", got, want)
 	}
 }
+
+// CheckAdvance loads an aggregate from every prefix of history, advances it by the rest,
+// and expects the aggregate loaded from the whole history. Then it records one change on
+// that aggregate with change and expects Advance to refuse an aggregate with uncommitted
+// changes.
+func CheckAdvance[A any](t *testing.T, history []domain.Event, load func([]domain.Event) (A, error),
+	advance func(A, []domain.Event) error, change func(A) error) {
+	t.Helper()
+	whole, err := load(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := 1; cut < len(history); cut++ {
+		a, err := load(history[:cut])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := advance(a, history[cut:]); err != nil {
+			t.Fatalf("advance from %d: %v", cut, err)
+		}
+		if !reflect.DeepEqual(a, whole) {
+			t.Errorf("loaded to %d and advanced = %+v, want %+v", cut, a, whole)
+		}
+	}
+	if err := change(whole); err != nil {
+		t.Fatal(err)
+	}
+	if err := advance(whole, nil); err == nil {
+		t.Error("Advance accepted an aggregate with uncommitted changes")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/domaintest"
 )
 
 const (
@@ -343,28 +344,7 @@ func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
 		StockReleased{ProductID: productA, OrderID: order1, Quantity: 2},
 		StockReservationFailed{ProductID: productA, OrderID: order2, Quantity: 99},
 	}
-	whole, err := LoadProduct(history)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cut := 1; cut < len(history); cut++ {
-		p, err := LoadProduct(history[:cut])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Advance(history[cut:]); err != nil {
-			t.Fatalf("advance from %d: %v", cut, err)
-		}
-		if !reflect.DeepEqual(p, whole) {
-			t.Errorf("loaded to %d and advanced = %+v, want %+v", cut, p, whole)
-		}
-	}
-	if err := whole.AddStock(1); err != nil {
-		t.Fatal(err)
-	}
-	if err := whole.Advance(nil); err == nil {
-		t.Error("Advance accepted a product with uncommitted changes")
-	}
+	domaintest.CheckAdvance(t, history, LoadProduct, (*Product).Advance, func(p *Product) error { return p.AddStock(1) })
 	if err := newProduct(t, productB, 1, 1).Advance(history[:1]); !errors.Is(err, domain.ErrInvalidHistory) {
 		t.Errorf("advancing by a second registration: %v, want ErrInvalidHistory", err)
 	}

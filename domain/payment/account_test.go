@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/domaintest"
 )
 
 const (
@@ -332,26 +333,5 @@ func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
 		PaymentDeclined{CustomerID: customer, OrderID: order2, Reason: ReasonInsufficientFunds},
 		PaymentRefunded{CustomerID: customer, OrderID: order1, AmountCents: 300},
 	}
-	whole, err := Load(history)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cut := 1; cut < len(history); cut++ {
-		a, err := Load(history[:cut])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Advance(history[cut:]); err != nil {
-			t.Fatalf("advance from %d: %v", cut, err)
-		}
-		if !reflect.DeepEqual(a, whole) {
-			t.Errorf("loaded to %d and advanced = %+v, want %+v", cut, a, whole)
-		}
-	}
-	if err := whole.Deposit(1); err != nil {
-		t.Fatal(err)
-	}
-	if err := whole.Advance(nil); err == nil {
-		t.Error("Advance accepted an account with uncommitted changes")
-	}
+	domaintest.CheckAdvance(t, history, Load, (*Account).Advance, func(a *Account) error { return a.Deposit(1) })
 }
