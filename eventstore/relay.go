@@ -332,8 +332,14 @@ func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
 		return
 	}
 	pendingRounds := 0 // consecutive rounds spent waiting for an open transaction
+	// Each batch is allocated the size of the one before (at least minBatchCap): a full
+	// BatchSize for every round would be over a megabyte for the few events a batch holds
+	// under a steady load (it was most of a service's allocations, and of its garbage
+	// collection), while a backlog drains in full batches that growing by append would slow.
+	sizeHint := minBatchCap
 	for ctx.Err() == nil {
-		batch, err := r.fetch(ctx, conn, cur)
+		batch, err := r.fetch(ctx, conn, cur, sizeHint)
+		sizeHint = min(max(len(batch), minBatchCap), r.cfg.BatchSize)
 		if err == nil && len(batch) == 0 {
 			var pending bool
 			if pending, err = r.idle(ctx, conn, cur, pendingRounds); err == nil {
@@ -358,6 +364,9 @@ func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
 		cur = batch[len(batch)-1].Cursor
 	}
 }
+
+// minBatchCap is the smallest capacity a batch is read into.
+const minBatchCap = 16
 
 // maxEnvelopeBytes bounds the envelope of a record the relay publishes, leaving room for the
 // key, headers and batch overhead under the producer's default 1,000,012-byte batches.

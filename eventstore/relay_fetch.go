@@ -48,16 +48,16 @@ LIMIT $3`
 // (for text and json the two are the same bytes), so fetch can read the raw row buffers.
 var relayFormats = pgx.QueryResultFormats{1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0}
 
-// fetch reads the next batch. It decodes the raw row buffers itself instead of scanning into
+// fetch reads the next batch, into a slice of capacity sizeHint (grown if more come). It decodes the raw row buffers itself instead of scanning into
 // Go values: the relay's read path is its bottleneck, and the envelope is built from the
 // bytes Postgres sent (payload and metadata are copied once, into the envelope).
-func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn, after Cursor) ([]outgoing, error) {
+func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn, after Cursor, sizeHint int) ([]outgoing, error) {
 	rows, err := conn.Query(ctx, relayReadSQL, relayFormats, after.xid(), after.Position, r.cfg.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
-	out := make([]outgoing, 0, r.cfg.BatchSize)
+	out := make([]outgoing, 0, sizeHint)
 	for rows.Next() {
 		o, err := decodeOutgoing(rows.RawValues())
 		if err != nil {
