@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,11 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 0, "relay batch size (0: the relay default)")
 	flag.IntVar(&o.rate, "rate", 1000, "events/s in the steady-state latency benchmark")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flag.Parse()
+	if *memprofile != "" {
+		defer writeAllocs(*memprofile)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -101,4 +106,15 @@ func percentile(ds []time.Duration, p float64) float64 {
 	slices.Sort(s)
 	i := min(int(float64(len(s))*p/100), len(s)-1)
 	return float64(s[i].Microseconds()) / 1000
+}
+
+// writeAllocs writes the allocation profile (every allocation since the start, sampled).
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "memprofile:", err)
+	}
 }
