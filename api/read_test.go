@@ -104,6 +104,8 @@ func (f *fakeReads) Customer(_ context.Context, id string) (projections.Customer
 	return projections.Customer{}, fmt.Errorf("customer %s: %w", id, projections.ErrNotFound)
 }
 
+func (f *fakeReads) Watch(string, string) (<-chan struct{}, func()) { return nil, func() {} }
+
 func TestReadParametersAreAllReported(t *testing.T) {
 	e := readEcho(&fakeReads{})
 	cases := []struct {

@@ -74,6 +74,10 @@ type Config struct {
 	Log *slog.Logger
 	// Metrics receives the figures of workers; default: unregistered metrics.
 	Metrics *Metrics
+	// Changes, shared by the workers and the Reader of a process, wakes the reads waiting
+	// for a document version when a worker of the process stores it; default none (such
+	// reads poll Elasticsearch).
+	Changes *Changes
 }
 
 var validPrefix = regexp.MustCompile(`^[a-z0-9_-]*$`)

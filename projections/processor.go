@@ -240,6 +240,9 @@ func (p *processor) bulk(ctx context.Context, ws []write) ([]rejection, error) {
 	for _, w := range ws {
 		p.remember(w.id, storedDoc{source: w.source, version: w.version})
 	}
+	if p.live {
+		p.cfg.Changes.stored(p.m.name(), ws)
+	}
 	for _, id := range out.superseded {
 		p.forget(id)
 	}

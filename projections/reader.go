@@ -41,6 +41,13 @@ func (r *Reader) Order(ctx context.Context, id string) (Order, error) {
 	return d.Order, err
 }
 
+// Watch returns a channel closed the next time a worker of this process stores document id
+// of the read model (Orders, Products or Customers), and the function to call once no
+// longer waiting; the channel is nil without Config.Changes. See Changes.
+func (r *Reader) Watch(model, id string) (changed <-chan struct{}, stop func()) {
+	return r.cfg.Changes.Watch(model, id)
+}
+
 // Product returns the product with the given id; errors as Order.
 func (r *Reader) Product(ctx context.Context, id string) (Product, error) {
 	var p Product

@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/shopflow/shopflow/domain/inventory"
 	"github.com/shopflow/shopflow/domain/order"
@@ -163,6 +166,40 @@ func TestOrdersAreJoinedWhenProductsAndCustomersArriveLater(t *testing.T) {
 	want := project(t, 1, shop.Events, 1)[projections.Orders]
 	if diff := projectionstest.Diff(want, docs); diff != "" {
 		t.Errorf("orders joined late differ from orders joined in order:\n%s", diff)
+	}
+}
+
+// TestAWorkerWakesTheReadsWaitingForWhatItStores: with Config.Changes shared by a worker and
+// a Reader, a read watching an order is woken once the worker has stored the order, which is
+// then readable; a document never stored wakes nobody.
+func TestAWorkerWakesTheReadsWaitingForWhatItStores(t *testing.T) {
+	shop := projectionstest.NewShop(12)
+	shop.Random(3, 3, 5)
+	env := projectionstest.New(t, 2)
+	env.Config.Changes = projections.NewChanges()
+	reader, err := projections.NewReader(env.ES, env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, stop := reader.Watch(projections.Orders, shop.Orders[0])
+	defer stop()
+	never, stopNever := reader.Watch(projections.Orders, uuid.NewString())
+	defer stopNever()
+	env.StartWorker(t, projections.Orders)
+	env.Produce(t, shop.Events...)
+	select {
+	case <-changed:
+	case <-time.After(time.Minute):
+		t.Fatal("the read watching an order was not woken within a minute of its events")
+	}
+	if _, err := reader.Order(context.Background(), shop.Orders[0]); err != nil {
+		t.Fatalf("woken, but the order is not readable: %v", err)
+	}
+	env.WaitCaughtUp(t, projections.Orders)
+	select {
+	case <-never:
+		t.Error("a read watching a document never stored was woken")
+	default:
 	}
 }
 

@@ -111,7 +111,7 @@ func (r *sagaRig) startProjections(ctx context.Context, o options, es *elasticse
 	r.cleanups = append(r.cleanups, drop, func() { deleteIndices(es, prefix) })
 	cfg := projections.Config{Brokers: o.cfg.KafkaBrokers, IndexPrefix: prefix, GroupPrefix: prefix,
 		OrdersTopic: r.topic("orders"), InventoryTopic: r.topic("inventory"), PaymentsTopic: r.topic("payments"),
-		DeadLetterTopic: dlt, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		DeadLetterTopic: dlt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Changes: projections.NewChanges()}
 	r.goUntilClose(ctx, func(ctx context.Context) { _ = projections.RunWorkers(ctx, es, cfg) })
 	return cfg, nil
 }

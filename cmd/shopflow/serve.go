@@ -123,6 +123,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.ReadModels { // this process's workers wake the reads waiting for what they store
+		pcfg.Changes = projections.NewChanges()
+	}
 	e, err := newServer(cfg, d, reg, pcfg, log)
 	if err != nil {
 		return err
