@@ -196,10 +196,11 @@ func TestReadByIDWaitsForMinVersion(t *testing.T) {
 }
 
 // liveReadAPI runs the workers over a shop and serves the read API over the real read
-// models; it returns once the workers have caught up.
+// models, sharing Changes as shopflow serve does; it returns once the workers have caught up.
 func liveReadAPI(t *testing.T, shop *projectionstest.Shop) (*projectionstest.Env, *httptest.Server) {
 	t.Helper()
 	env := projectionstest.New(t, 3)
+	env.Config.Changes = projections.NewChanges()
 	env.Produce(t, shop.Events...)
 	env.StartWorkers(t)
 	reader, err := projections.NewReader(env.ES, env.Config)
