@@ -124,6 +124,7 @@ func TestAnEventAfterAMissingOneIsAppliedAfterGapTimeout(t *testing.T) {
 	for name, want := range map[string]float64{
 		"shopflow_projection_gaps_total": 1, "shopflow_projection_applied_events_total": 2,
 		"shopflow_projection_lag_records": 0, "shopflow_projection_lag_seconds": 0,
+		"shopflow_projection_event_to_stored_seconds": 2, // samples: one per applied event
 	} {
 		if got, ok := metric(t, reg, name, projections.Products); !ok || got != want {
 			t.Errorf("%s = %v (reported: %v), want %v", name, got, ok, want)
@@ -179,7 +180,8 @@ func faultyElastic(t testing.TB, fail func(*http.Request) int) *elasticsearch.Cl
 	return es
 }
 
-// metric returns the value of a counter or gauge of the registry for a projection.
+// metric returns the value of a counter or gauge, or the sample count of a histogram, of
+// the registry for a projection.
 func metric(t testing.TB, reg *prometheus.Registry, name, projection string) (float64, bool) {
 	t.Helper()
 	families, err := reg.Gather()
@@ -189,7 +191,7 @@ func metric(t testing.TB, reg *prometheus.Registry, name, projection string) (fl
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			if f.GetName() == name && m.GetLabel()[0].GetValue() == projection {
-				return m.GetCounter().GetValue() + m.GetGauge().GetValue(), true
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount()), true
 			}
 		}
 	}

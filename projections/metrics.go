@@ -17,8 +17,10 @@ import (
 //	shopflow_projection_gaps_total{projection}             events applied over a version gap
 //	shopflow_projection_lag_records{projection}            records not yet applied (high watermark − position)
 //	shopflow_projection_lag_seconds{projection}            age of the last applied event while records are pending, else 0
+//	shopflow_projection_event_to_stored_seconds{projection} histogram: from an event's recording to its document stored
 type Metrics struct {
 	applied, deadLetters, retries, gaps *prometheus.CounterVec
+	stored                              *prometheus.HistogramVec
 	lagRecords, lagSeconds              *prometheus.Desc
 
 	mu   sync.Mutex
@@ -28,7 +30,7 @@ type Metrics struct {
 // NewMetrics returns the metrics registered on reg; it fails if they already are.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := newMetrics()
-	for _, c := range []prometheus.Collector{m.applied, m.deadLetters, m.retries, m.gaps, lagCollector{m}} {
+	for _, c := range []prometheus.Collector{m.applied, m.deadLetters, m.retries, m.gaps, m.stored, lagCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -45,6 +47,12 @@ func newMetrics() *Metrics {
 		deadLetters: counter("shopflow_projection_dead_letters_total", "Records sent to the projections' dead-letter topic."),
 		retries:     counter("shopflow_projection_retries_total", "Batches retried after Elasticsearch or Kafka failures or version gaps."),
 		gaps:        counter("shopflow_projection_gaps_total", "Events applied over a version gap (a missing event was dead-lettered)."),
+		stored: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopflow_projection_event_to_stored_seconds",
+			Help: "From an event's recording in its service's database to its document stored by a live worker " +
+				"(readable by id from then on): the end-to-end freshness of the read model.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"projection"}),
 		lagRecords: prometheus.NewDesc("shopflow_projection_lag_records",
 			"Records of the assigned partitions not yet applied.", []string{"projection"}, nil),
 		lagSeconds: prometheus.NewDesc("shopflow_projection_lag_seconds",

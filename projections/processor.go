@@ -85,18 +85,25 @@ func (b *batch) add(id string, ch change) {
 
 // applied returns how many events the batch applied and when the latest was recorded.
 func (b *batch) applied() (n int, last time.Time) {
+	b.eachApplied(func(ch change) {
+		n++
+		if ch.env.RecordedAt.After(last) {
+			last = ch.env.RecordedAt
+		}
+	})
+	return n, last
+}
+
+// eachApplied calls fn with every event the batch applied (not duplicates, not refused).
+func (b *batch) eachApplied(fn func(change)) {
 	for _, d := range b.docs {
 		if d.refused {
 			continue
 		}
 		for _, ch := range d.fresh {
-			n++
-			if ch.env.RecordedAt.After(last) {
-				last = ch.env.RecordedAt
-			}
+			fn(ch)
 		}
 	}
-	return n, last
 }
 
 // process applies records (in their order) to the index. Any error is worth retrying the

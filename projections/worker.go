@@ -271,6 +271,8 @@ func commitError(res *kmsg.OffsetCommitResponse) error {
 func account(m *Metrics, name string, l *lag, b *batch, recs []*kgo.Record) {
 	n, last := b.applied()
 	m.applied.WithLabelValues(name).Add(float64(n))
+	stored, now := m.stored.WithLabelValues(name), time.Now()
+	b.eachApplied(func(ch change) { stored.Observe(now.Sub(ch.env.RecordedAt).Seconds()) })
 	for _, r := range recs {
 		l.advance(partition{r.Topic, r.Partition}, r.Offset+1, last)
 	}
