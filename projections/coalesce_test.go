@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,20 +94,5 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // proxiedElastic returns a client whose requests go through a proxy to the real server
 // that calls see first.
 func proxiedElastic(t testing.TB, see func(*http.Request)) *elasticsearch.Client {
-	t.Helper()
-	target, err := url.Parse(testenv.Config(t).ElasticsearchURLs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		see(r)
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL}, DisableRetry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
+	return testenv.ElasticProxy(t, func(_ http.ResponseWriter, r *http.Request) bool { see(r); return false })
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -156,28 +153,17 @@ func TestElasticsearchRejectionsAreRetriedWithoutLoss(t *testing.T) {
 // faultyElastic returns a client whose requests go through a proxy to the real server;
 // fail returns a status to answer instead (0: forward).
 func faultyElastic(t testing.TB, fail func(*http.Request) int) *elasticsearch.Client {
-	t.Helper()
-	target, err := url.Parse(testenv.Config(t).ElasticsearchURLs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status := fail(r); status != 0 {
-			w.Header().Set("X-Elastic-Product", "Elasticsearch")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"error":{"type":"injected","reason":"injected %d"},"status":%d}`, status, status)
-			return
+	return testenv.ElasticProxy(t, func(w http.ResponseWriter, r *http.Request) bool {
+		status := fail(r)
+		if status == 0 {
+			return false
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL}, DisableRetry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"type":"injected","reason":"injected %d"},"status":%d}`, status, status)
+		return true
+	})
 }
 
 // metric returns the value of a counter or gauge, or the sample count of a histogram, of
