@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,24 +31,19 @@ const visibleRate = 200
 // start-up cost rather than the steady latency the figures are about.
 const visibleWarmUp = 2 * time.Second
 
-// searchProbeEvery is the share of orders whose searchability is measured (every tenth):
-// each probe searches every searchPoll until its order shows up, about a refresh interval.
-const searchProbeEvery = 10
-
-// searchPoll is how often a measurement (and its baseline) repeats a search until the
-// document shows up: far below the refresh interval that decides when it does, and slow
-// enough that the measuring clients (about twenty polling at once) do not become the main
-// load of the Elasticsearch they measure.
+// searchPoll is how often a search watch (searchwatch.go) searches for what has become
+// visible: far below the refresh interval that decides when documents do.
 const searchPoll = 50 * time.Millisecond
 
 // benchVisible measures how long after its command commits an order becomes visible in the
 // read API, at visibleRate orders/s through the whole pipeline (relays, sagas, projection
 // workers), after a warm-up, in two phases of o.duration: through GET
-// /v1/orders/{id}?min_version=1 (read-your-writes, every order), then through search (every
-// tenth order, polled). The phases are separate because the search probes are a load of
-// their own: a few hundred searches/s with facets, which doubled the get-by-id figures when
-// both ran at once. Baselines, in the same run: raw Elasticsearch index → real-time GET, and
-// index → searchable with the same refresh interval.
+// /v1/orders/{id}?min_version=1 (read-your-writes, a request per order), then through
+// search (one search watch: a search every searchPoll for the orders placed since the
+// oldest one not yet found). Every order is measured in both. The phases are separate so
+// that neither's reads weigh on the other's figure. Baselines, in the same run and at the
+// same rate: raw Elasticsearch index → real-time GET, and index → found by a search watch
+// on an index with the same refresh interval.
 func benchVisible(ctx context.Context, o options) error {
 	o.rate = visibleRate
 	rig, err := newSagaRig(ctx, o)
@@ -72,20 +68,22 @@ func benchVisible(ctx context.Context, o options) error {
 		return err
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	byID := func(_ int, id string) error { return getWhenVisible(ctx, client, srv.URL, id) }
-	search := func(i int, id string) error {
-		return searchUntilFound(ctx, client, srv.URL, rig.customers[i%len(rig.customers)], id)
-	}
+	byID := func(id string, _ time.Time) error { return getWhenVisible(ctx, client, srv.URL, id) }
 	warm := o
 	warm.duration = visibleWarmUp
-	if _, err := rig.measureVisible(ctx, warm, 1, byID); err != nil {
+	if _, err := rig.measureVisible(ctx, warm, byID); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	byIDLatency, err := rig.measureVisible(ctx, o, 1, byID)
+	byIDLatency, err := rig.measureVisible(ctx, o, byID)
 	if err != nil {
 		return err
 	}
-	searchLatency, err := rig.measureVisible(ctx, o, searchProbeEvery, search)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watch := watchSearches(watchCtx, readAPIOrdersSince(client, srv.URL))
+	searchLatency, err := rig.measureVisible(ctx, o, func(id string, placing time.Time) error {
+		return watch.await(ctx, id, placing)
+	})
+	stopWatch()
 	if err != nil {
 		return err
 	}
@@ -137,30 +135,31 @@ func readServer(es *elasticsearch.Client, cfg projections.Config) (*httptest.Ser
 // waitReadModels waits until the workers have created the indices behind the aliases.
 func waitReadModels(ctx context.Context, url string) error {
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := searchFinds(ctx, http.DefaultClient, url+"/v1/orders?size=1", ""); err == nil {
+		var page struct{}
+		if err := getJSON(ctx, http.DefaultClient, url+"/v1/orders?size=1", &page); err == nil {
 			return nil
 		}
 	}
 	return fmt.Errorf("read models not ready after a minute")
 }
 
-// measureVisible places orders at o.rate for o.duration and probes every every-th of them
-// with probe(i, id), timed from the moment its command returned.
-func (r *sagaRig) measureVisible(ctx context.Context, o options, every int, probe func(i int, id string) error) ([]time.Duration, error) {
+// measureVisible places orders at o.rate for o.duration and waits with visible(id, placing)
+// for each, timed from the moment its command returned; placing is a time before the command.
+func (r *sagaRig) measureVisible(ctx context.Context, o options, visible func(id string, placing time.Time) error) ([]time.Duration, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var seq atomic.Int64
 	var failed atomic.Value
 	var latency []time.Duration
 	err := paced(ctx, o, func(_, _ int) error {
-		i := int(seq.Add(1))
-		id, err := r.placeOrder(ctx, i)
-		if err != nil || i%every != 0 {
+		placing := time.Now()
+		id, err := r.placeOrder(ctx, int(seq.Add(1)))
+		if err != nil {
 			return err
 		}
 		t0 := time.Now()
 		wg.Go(func() {
-			if err := probe(i, id); err != nil {
+			if err := visible(id, placing); err != nil {
 				failed.Store(err)
 				return
 			}
@@ -195,63 +194,43 @@ func getWhenVisible(ctx context.Context, client *http.Client, url, id string) er
 	return nil
 }
 
-// searchUntilFound polls the customer's newest orders until the order shows up.
-func searchUntilFound(ctx context.Context, client *http.Client, url, customer, id string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		found, err := searchFinds(ctx, client, url+"/v1/orders?sort=-placed_at&size=20&customer_id="+customer, id)
-		if err != nil || found {
-			return err
-		}
-		time.Sleep(searchPoll)
-	}
-	return fmt.Errorf("order %s not searchable after 30s", id)
-}
-
-func searchFinds(ctx context.Context, client *http.Client, url, id string) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false, err
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil || res.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("search: %s %v", res.Status, err)
-	}
-	return strings.Contains(string(body), `"id":"`+id+`"`), nil
-}
-
 // rawVisible is the baseline: documents indexed straight into an index with the read
-// models' refresh interval, at a tenth of the rate, timed until a real-time GET and until a
-// search returns them.
+// models' refresh interval, at the same rate, timed until a real-time GET returns them and
+// until a search watch finds them.
 func rawVisible(ctx context.Context, o options, es *elasticsearch.Client) (get, search []time.Duration, err error) {
 	index := randomName("bench_raw_visible")
 	defer deleteIndices(es, index)
 	res, err := es.Indices.Create(index, es.Indices.Create.WithBody(strings.NewReader(
-		`{"settings":{"number_of_replicas":0,"refresh_interval":"1s"}}`)))
+		`{"settings":{"number_of_replicas":0,"refresh_interval":"1s"},"mappings":{"properties":{"created":{"type":"date"}}}}`)))
 	if err != nil {
 		return nil, nil, err
 	}
 	res.Body.Close()
-	o.rate = visibleRate / 10
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watch := watchSearches(watchCtx, rawDocsSince(es, index))
+	o.rate = visibleRate
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var seq atomic.Int64
+	var failed atomic.Value
 	err = paced(ctx, o, func(_, _ int) error {
 		id := fmt.Sprintf("doc-%d", seq.Add(1))
 		t0 := time.Now()
-		res, err := es.Index(index, strings.NewReader(`{"id":"`+id+`"}`), es.Index.WithDocumentID(id))
+		doc := fmt.Sprintf(`{"id":%q,"created":%q}`, id, t0.UTC().Format(time.RFC3339Nano))
+		res, err := es.Index(index, strings.NewReader(doc), es.Index.WithDocumentID(id))
 		if err != nil {
 			return err
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		wg.Go(func() {
-			g, s := rawWaitVisible(ctx, es, index, id, t0)
+			g := rawGetVisible(ctx, es, index, id, t0)
+			if err := watch.await(ctx, id, t0); err != nil {
+				failed.Store(err)
+				return
+			}
+			s := time.Since(t0)
 			mu.Lock()
 			get, search = append(get, g), append(search, s)
 			mu.Unlock()
@@ -259,33 +238,56 @@ func rawVisible(ctx context.Context, o options, es *elasticsearch.Client) (get, 
 		return nil
 	})
 	wg.Wait()
+	if err == nil {
+		err, _ = failed.Load().(error)
+	}
 	return get, search, err
 }
 
-// rawWaitVisible polls a real-time GET, then a search, for the document.
-func rawWaitVisible(ctx context.Context, es *elasticsearch.Client, index, id string, t0 time.Time) (get, search time.Duration) {
-	for {
-		res, err := es.Get(index, id, es.Get.WithContext(ctx))
-		if err == nil {
-			_, _ = io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK || ctx.Err() != nil {
-				break
-			}
-		}
-	}
-	get = time.Since(t0)
+// rawGetVisible polls a real-time GET for the document.
+func rawGetVisible(ctx context.Context, es *elasticsearch.Client, index, id string, t0 time.Time) time.Duration {
 	for ctx.Err() == nil {
-		res, err := es.Search(es.Search.WithContext(ctx), es.Search.WithIndex(index),
-			es.Search.WithBody(strings.NewReader(`{"query":{"ids":{"values":["`+id+`"]}}}`)))
-		if err == nil {
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if strings.Contains(string(body), `"_id":"`+id+`"`) {
-				break
-			}
+		res, err := es.Get(index, id, es.Get.WithContext(ctx))
+		if err != nil {
+			continue
 		}
-		time.Sleep(searchPoll)
+		_, _ = io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			break
+		}
 	}
-	return get, time.Since(t0)
+	return time.Since(t0)
+}
+
+// rawDocsSince searches the index for the documents created since a time.
+func rawDocsSince(es *elasticsearch.Client, index string) func(context.Context, time.Time) ([]string, error) {
+	return func(ctx context.Context, since time.Time) ([]string, error) {
+		query := fmt.Sprintf(`{"query":{"range":{"created":{"gte":%q}}},"size":10000,"_source":false}`,
+			since.UTC().Format(time.RFC3339Nano))
+		res, err := es.Search(es.Search.WithContext(ctx), es.Search.WithIndex(index),
+			es.Search.WithBody(strings.NewReader(query)), es.Search.WithFilterPath("hits.hits._id"))
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		if res.IsError() {
+			return nil, fmt.Errorf("raw search: %s", res.String())
+		}
+		var answer struct {
+			Hits struct {
+				Hits []struct {
+					ID string `json:"_id"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&answer); err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(answer.Hits.Hits))
+		for i, h := range answer.Hits.Hits {
+			ids[i] = h.ID
+		}
+		return ids, nil
+	}
 }
