@@ -95,11 +95,12 @@ func (w *searchWatch) poll(ctx context.Context) error {
 	return err
 }
 
-// readAPIOrdersSince searches the read API for the orders placed since a time, newest first,
-// following the cursor to the last page: a client's search with a created range.
+// readAPIOrdersSince searches the read API for the orders placed since a time, oldest first
+// (the orders awaited longest are on the first page), following the cursor to the last page:
+// a client's search with a created range.
 func readAPIOrdersSince(client *http.Client, base string) func(context.Context, time.Time) ([]string, error) {
 	return func(ctx context.Context, since time.Time) ([]string, error) {
-		query := base + "/v1/orders?sort=-placed_at&size=100&created_from=" +
+		query := base + "/v1/orders?sort=placed_at&size=100&created_from=" +
 			url.QueryEscape(since.UTC().Format(time.RFC3339Nano))
 		var ids []string
 		for next := query; next != ""; {
