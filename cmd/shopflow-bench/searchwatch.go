@@ -19,9 +19,9 @@ import (
 // of this benchmark did, took a few hundred searches/s at 200 orders/s: that much of a
 // two-core Elasticsearch's capacity slowed the very indexing and refreshes it measured.
 type searchWatch struct {
-	// visibleSince returns the ids of the documents a search returns among those created at
-	// or after since.
-	visibleSince func(ctx context.Context, since time.Time) ([]string, error)
+	// visibleSince passes to found, a page at a time, the ids a search returns among the
+	// documents created at or after since.
+	visibleSince visibleSince
 
 	mu      sync.Mutex
 	awaited map[string]awaitedDoc
@@ -33,8 +33,10 @@ type awaitedDoc struct {
 	found   chan struct{}
 }
 
+type visibleSince func(ctx context.Context, since time.Time, found func(ids []string)) error
+
 // watchSearches polls with visibleSince until ctx ends.
-func watchSearches(ctx context.Context, visibleSince func(context.Context, time.Time) ([]string, error)) *searchWatch {
+func watchSearches(ctx context.Context, visibleSince visibleSince) *searchWatch {
 	w := &searchWatch{visibleSince: visibleSince, awaited: map[string]awaitedDoc{}}
 	go func() {
 		for ctx.Err() == nil {
@@ -83,7 +85,10 @@ func (w *searchWatch) poll(ctx context.Context) error {
 		return nil
 	}
 	// Stored times are milliseconds; a margin keeps any rounding on the safe side.
-	ids, err := w.visibleSince(ctx, oldest.Add(-50*time.Millisecond))
+	return w.visibleSince(ctx, oldest.Add(-50*time.Millisecond), w.found)
+}
+
+func (w *searchWatch) found(ids []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
@@ -92,17 +97,15 @@ func (w *searchWatch) poll(ctx context.Context) error {
 			delete(w.awaited, id)
 		}
 	}
-	return err
 }
 
 // readAPIOrdersSince searches the read API for the orders placed since a time, oldest first
 // (the orders awaited longest are on the first page), following the cursor to the last page:
 // a client's search with a created range.
-func readAPIOrdersSince(client *http.Client, base string) func(context.Context, time.Time) ([]string, error) {
-	return func(ctx context.Context, since time.Time) ([]string, error) {
+func readAPIOrdersSince(client *http.Client, base string) visibleSince {
+	return func(ctx context.Context, since time.Time, found func([]string)) error {
 		query := base + "/v1/orders?sort=placed_at&size=100&created_from=" +
 			url.QueryEscape(since.UTC().Format(time.RFC3339Nano))
-		var ids []string
 		for next := query; next != ""; {
 			var page struct {
 				Items []struct {
@@ -111,17 +114,19 @@ func readAPIOrdersSince(client *http.Client, base string) func(context.Context, 
 				NextCursor string `json:"next_cursor"`
 			}
 			if err := getJSON(ctx, client, next, &page); err != nil {
-				return ids, err
+				return err
 			}
-			for _, o := range page.Items {
-				ids = append(ids, o.ID)
+			ids := make([]string, len(page.Items))
+			for i, o := range page.Items {
+				ids[i] = o.ID
 			}
+			found(ids)
 			next = ""
 			if page.NextCursor != "" {
 				next = query + "&cursor=" + url.QueryEscape(page.NextCursor)
 			}
 		}
-		return ids, nil
+		return nil
 	}
 }
 

@@ -261,18 +261,18 @@ func rawGetVisible(ctx context.Context, es *elasticsearch.Client, index, id stri
 }
 
 // rawDocsSince searches the index for the documents created since a time.
-func rawDocsSince(es *elasticsearch.Client, index string) func(context.Context, time.Time) ([]string, error) {
-	return func(ctx context.Context, since time.Time) ([]string, error) {
+func rawDocsSince(es *elasticsearch.Client, index string) visibleSince {
+	return func(ctx context.Context, since time.Time, found func([]string)) error {
 		query := fmt.Sprintf(`{"query":{"range":{"created":{"gte":%q}}},"size":10000,"_source":false}`,
 			since.UTC().Format(time.RFC3339Nano))
 		res, err := es.Search(es.Search.WithContext(ctx), es.Search.WithIndex(index),
 			es.Search.WithBody(strings.NewReader(query)), es.Search.WithFilterPath("hits.hits._id"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer res.Body.Close()
 		if res.IsError() {
-			return nil, fmt.Errorf("raw search: %s", res.String())
+			return fmt.Errorf("raw search: %s", res.String())
 		}
 		var answer struct {
 			Hits struct {
@@ -282,12 +282,13 @@ func rawDocsSince(es *elasticsearch.Client, index string) func(context.Context, 
 			} `json:"hits"`
 		}
 		if err := json.NewDecoder(res.Body).Decode(&answer); err != nil {
-			return nil, err
+			return err
 		}
 		ids := make([]string, len(answer.Hits.Hits))
 		for i, h := range answer.Hits.Hits {
 			ids[i] = h.ID
 		}
-		return ids, nil
+		found(ids)
+		return nil
 	}
 }
