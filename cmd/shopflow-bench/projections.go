@@ -495,22 +495,31 @@ func (b *projectionBench) rawSearch(ctx context.Context, body []byte) error {
 // rateRounds is how many alternating rounds rates gives each side.
 const rateRounds = 4
 
-// rates measures fn and its baseline in alternating rounds (fn, baseline, fn, …) that share
-// o.duration each, so that a slow spell of the machine (a merge Elasticsearch runs after the
-// previous benchmark, a GC) weighs on both rather than on whichever ran first.
+// rates measures fn and its baseline in alternating rounds that share o.duration each, so
+// that a slow spell of the machine (a merge Elasticsearch runs after the previous benchmark,
+// a GC) weighs on both rather than on whichever ran first. The rounds go fn, baseline,
+// baseline, fn, …: a machine that speeds up or slows down steadily during the measurement
+// (the merges winding down) favours neither side.
 func (b *projectionBench) rates(ctx context.Context, fn, baseline func() error) (float64, float64, error) {
 	round := b.o.duration / rateRounds
 	var sum, baseSum float64
-	for range rateRounds {
-		r, err := b.rate(ctx, round, fn)
+	for i := range rateRounds {
+		first, second := fn, baseline
+		if i%2 == 1 {
+			first, second = baseline, fn
+		}
+		r1, err := b.rate(ctx, round, first)
 		if err != nil {
 			return 0, 0, err
 		}
-		base, err := b.rate(ctx, round, baseline)
+		r2, err := b.rate(ctx, round, second)
 		if err != nil {
 			return 0, 0, err
 		}
-		sum, baseSum = sum+r, baseSum+base
+		if i%2 == 1 {
+			r1, r2 = r2, r1
+		}
+		sum, baseSum = sum+r1, baseSum+r2
 	}
 	return sum / rateRounds, baseSum / rateRounds, nil
 }
