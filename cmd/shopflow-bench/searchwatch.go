@@ -130,6 +130,7 @@ func readAPIOrdersSince(client *http.Client, base string) visibleSince {
 	}
 }
 
+// getJSON decodes the answer to a GET into v; an answer other than 200 is an error.
 func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -144,5 +145,7 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 		return fmt.Errorf("GET %s: %s %s", url, res.Status, body)
 	}
-	return json.NewDecoder(res.Body).Decode(v)
+	err = json.NewDecoder(res.Body).Decode(v)
+	_, _ = io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
+	return err
 }

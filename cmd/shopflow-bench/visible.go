@@ -178,20 +178,8 @@ func (r *sagaRig) measureVisible(ctx context.Context, o options, visible func(id
 
 // getWhenVisible is a client's read-your-writes: one GET with min_version, waiting server-side.
 func getWhenVisible(ctx context.Context, client *http.Client, url, id string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/orders/"+id+"?min_version=1&wait=10s", nil)
-	if err != nil {
-		return err
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, res.Body)
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET order %s: %s", id, res.Status)
-	}
-	return nil
+	var order struct{}
+	return getJSON(ctx, client, url+"/v1/orders/"+id+"?min_version=1&wait=10s", &order)
 }
 
 // rawVisible is the baseline: documents indexed straight into an index with the read
