@@ -18,6 +18,11 @@ var migrations embed.FS
 // date. It is safe to run concurrently from several processes: golang-migrate serialises
 // runs with an advisory lock. It returns nil when there is nothing to do.
 func Migrate(databaseURL string) error {
+	return migrateTo(databaseURL, 0)
+}
+
+// migrateTo migrates up (or down) to version, or up to the latest when version is 0.
+func migrateTo(databaseURL string, version uint) error {
 	src, err := iofs.New(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("eventstore: migrations: %w", err)
@@ -32,7 +37,12 @@ func Migrate(databaseURL string) error {
 		return fmt.Errorf("eventstore: migrate %s: %w", u.Path, err)
 	}
 	defer m.Close()
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+	if version == 0 {
+		err = m.Up()
+	} else {
+		err = m.Migrate(version)
+	}
+	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return fmt.Errorf("eventstore: migrate %s: %w", u.Path, err)
 	}
 	return nil

@@ -30,7 +30,29 @@ var (
 	ErrInvalidWrite = errors.New("eventstore: invalid write")
 	// ErrEventTooLarge: an event's payload exceeds MaxPayloadBytes; nothing was written.
 	ErrEventTooLarge = errors.New("eventstore: event too large")
+	// ErrValueTaken: a unique value of the write is held by another stream; nothing was
+	// written. The error is a *ValueTakenError naming the value.
+	ErrValueTaken = errors.New("eventstore: unique value taken")
 )
+
+// ValueTakenError is the ErrValueTaken of a write: which of its unique values another
+// stream holds.
+type ValueTakenError struct {
+	UniqueValue
+	// HeldBy is the stream that holds the value; empty if it could not be read.
+	HeldBy string
+}
+
+func (e *ValueTakenError) Error() string {
+	holder := e.HeldBy
+	if holder == "" {
+		holder = "another stream"
+	}
+	return fmt.Sprintf("eventstore: %s %q is already held by %s", e.Scope, e.Value, holder)
+}
+
+// Is makes errors.Is(err, ErrValueTaken) true.
+func (e *ValueTakenError) Is(target error) bool { return target == ErrValueTaken }
 
 // MaxPayloadBytes bounds an event's JSON payload. With its envelope and headers an event
 // then always fits in one Kafka record under the producer's and the broker's default limits
@@ -123,12 +145,24 @@ type IdempotencyRecord struct {
 	Response    json.RawMessage
 }
 
-// Write is one atomic unit: appends to any number of distinct streams, plus optionally an
-// inbox entry (saga reactions) and an idempotency record (API commands). All of it commits
-// in one transaction or none of it does. A Write with no appends may still record an inbox
-// entry: a reaction that decided to do nothing must not be re-run either.
+// UniqueValue is a value that at most one stream may hold, such as a product's SKU. Scope
+// names the kind of value, "<aggregate>.<field>" (e.g. "product.sku"); Value is compared
+// exactly, so the claimant normalises it first (trimmed, lower-cased, …). A claim is never
+// released.
+type UniqueValue struct {
+	Scope    string
+	Value    string
+	StreamID string
+}
+
+// Write is one atomic unit: appends to any number of distinct streams, plus optionally
+// unique values claimed for them, an inbox entry (saga reactions) and an idempotency
+// record (API commands). All of it commits in one transaction or none of it does. A Write
+// with no appends may still record an inbox entry: a reaction that decided to do nothing
+// must not be re-run either.
 type Write struct {
 	Appends     []StreamAppend
+	Unique      []UniqueValue
 	Inbox       *InboxEntry
 	Idempotency *IdempotencyRecord
 }
@@ -165,6 +199,9 @@ func (s *Store) Write(ctx context.Context, w Write) (map[string]int64, error) {
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("eventstore: write: %w", classify(cerr))
 	}
+	if errors.Is(err, ErrValueTaken) {
+		return nil, s.valueTaken(ctx, w.Unique, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -174,9 +211,39 @@ func (s *Store) Write(ctx context.Context, w Write) (map[string]int64, error) {
 	return versions, nil
 }
 
+// valueTaken finds which of the unique values of a failed write another stream holds.
+func (s *Store) valueTaken(ctx context.Context, values []UniqueValue, err error) error {
+	for _, v := range values {
+		var holder string
+		switch qerr := s.pool.QueryRow(ctx, `SELECT stream_id FROM unique_values WHERE scope = $1 AND value = $2`,
+			v.Scope, v.Value).Scan(&holder); {
+		case errors.Is(qerr, pgx.ErrNoRows):
+			continue
+		case qerr != nil:
+			return fmt.Errorf("%w (and reading which one failed: %w)", err, qerr)
+		case holder == v.StreamID: // an earlier attempt of this very write committed
+			return fmt.Errorf("%w: %s already holds %s %q", ErrVersionConflict, holder, v.Scope, v.Value)
+		default:
+			return &ValueTakenError{UniqueValue: v, HeldBy: holder}
+		}
+	}
+	return &ValueTakenError{UniqueValue: values[0]} // not reached: claims are never released
+}
+
 func (w Write) validate() error {
 	seen := map[string]bool{}
 	var errs []error
+	claimed := map[[2]string]bool{}
+	for i, u := range w.Unique {
+		key := [2]string{u.Scope, u.Value}
+		switch {
+		case u.Scope == "" || u.Value == "" || u.StreamID == "":
+			errs = append(errs, fmt.Errorf("unique[%d]: scope, value and stream id are required", i))
+		case claimed[key]:
+			errs = append(errs, fmt.Errorf("unique[%d]: %s %q appears twice", i, u.Scope, u.Value))
+		}
+		claimed[key] = true
+	}
 	for i, a := range w.Appends {
 		switch {
 		case a.StreamID == "" || a.StreamType == "":
@@ -205,8 +272,8 @@ func (w Write) validate() error {
 	return nil
 }
 
-// batch queues every statement of w: the inbox and idempotency inserts (a duplicate raises a
-// unique violation), then per stream the head check and the insert.
+// batch queues every statement of w: the inbox, idempotency and unique value inserts (a
+// duplicate raises a unique violation), then per stream the head check and the insert.
 func (w Write) batch() (*pgx.Batch, map[string]int64, error) {
 	b := &pgx.Batch{}
 	if in := w.Inbox; in != nil {
@@ -215,6 +282,9 @@ func (w Write) batch() (*pgx.Batch, map[string]int64, error) {
 	if k := w.Idempotency; k != nil {
 		b.Queue(`INSERT INTO idempotency_keys (key, request_hash, status, response) VALUES ($1, $2, $3, $4)`,
 			k.Key, k.RequestHash, k.Status, string(k.Response))
+	}
+	for _, u := range w.Unique {
+		b.Queue(`INSERT INTO unique_values (scope, value, stream_id) VALUES ($1, $2, $3)`, u.Scope, u.Value, u.StreamID)
 	}
 	versions := make(map[string]int64, len(w.Appends))
 	for _, a := range w.Appends {
@@ -292,6 +362,8 @@ func classify(err error) error {
 		return ErrAlreadyProcessed
 	case pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "idempotency_keys_pkey":
 		return ErrIdempotencyKeyExists
+	case pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "unique_values_pkey":
+		return fmt.Errorf("%w: %s", ErrValueTaken, pgErr.Detail)
 	}
 	return fmt.Errorf("eventstore: write: %w", err)
 }

@@ -295,3 +295,117 @@ func TestReadAllWaitsForOpenTransactions(t *testing.T) {
 		t.Fatalf("read %v, want [slow fast] (commit order of their transactions' ids)", all)
 	}
 }
+
+func claim(scope, value, stream string) eventstore.UniqueValue {
+	return eventstore.UniqueValue{Scope: scope, Value: value, StreamID: stream}
+}
+
+func create(stream string, unique ...eventstore.UniqueValue) eventstore.Write {
+	return eventstore.Write{Unique: unique,
+		Appends: []eventstore.StreamAppend{{StreamID: stream, StreamType: "product", Events: []eventstore.EventData{ev("Registered", 1)}}}}
+}
+
+// A unique value goes to the first stream that claims it; a later claimant writes nothing
+// and learns which stream holds it. The same value in another scope is another value.
+func TestUniqueValueGoesToTheFirstClaimant(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Write(ctx, create("p-1", claim("product.sku", "sh-1", "p-1"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Write(ctx, create("p-2", claim("product.sku", "sh-2", "p-2"), claim("product.sku", "sh-1", "p-2")))
+	var taken *eventstore.ValueTakenError
+	if !errors.As(err, &taken) || !errors.Is(err, eventstore.ErrValueTaken) {
+		t.Fatalf("second claim of sh-1: err = %v, want a *ValueTakenError", err)
+	}
+	if taken.Value != "sh-1" || taken.Scope != "product.sku" || taken.HeldBy != "p-1" {
+		t.Fatalf("ValueTakenError = %+v, want product.sku sh-1 held by p-1", taken)
+	}
+	if evs, _ := s.Load(ctx, "p-2", 0); len(evs) != 0 {
+		t.Fatalf("the refused write appended %d events", len(evs))
+	}
+	// Nothing of the refused write was kept: its other value is still free.
+	if _, err := s.Write(ctx, create("p-3", claim("product.sku", "sh-2", "p-3"), claim("customer.email", "sh-1", "p-3"))); err != nil {
+		t.Fatalf("sh-2, and sh-1 in another scope: %v", err)
+	}
+	// A write that finds its own stream holding the value was already committed.
+	if _, err := s.Write(ctx, create("p-1", claim("product.sku", "sh-1", "p-1"))); !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("the first write again: err = %v, want ErrVersionConflict", err)
+	}
+}
+
+// Claimants racing for one value: exactly one commits.
+func TestUniqueValueRaceHasOneWinner(t *testing.T) {
+	s, _, _ := newStore(t)
+	const racers = 16
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			stream := fmt.Sprintf("racer-%d", i)
+			_, errs[i] = s.Write(context.Background(), create(stream, claim("customer.email", "ada@example.com", stream)))
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, eventstore.ErrValueTaken):
+			t.Errorf("a losing racer: %v, want ErrValueTaken", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d racers committed, want exactly 1", won)
+	}
+}
+
+func TestUniqueValuesMustBeComplete(t *testing.T) {
+	s, _, _ := newStore(t)
+	for _, u := range [][]eventstore.UniqueValue{
+		{claim("", "v", "s")}, {claim("scope", "", "s")}, {claim("scope", "v", "")},
+		{claim("scope", "v", "s"), claim("scope", "v", "s")},
+	} {
+		if _, err := s.Write(context.Background(), create("s", u...)); !errors.Is(err, eventstore.ErrInvalidWrite) {
+			t.Errorf("Unique %+v: err = %v, want ErrInvalidWrite", u, err)
+		}
+	}
+}
+
+// The migration that introduces unique values claims those of the streams already written:
+// the first registration of each SKU and email, trimmed and lower-cased.
+func TestMigrationClaimsTheValuesOfExistingStreams(t *testing.T) {
+	url := testenv.Database(t)
+	if err := eventstore.MigrateTo(url, 2); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := eventstore.New(pool)
+	defer s.Close()
+	ctx := context.Background()
+	registered := func(stream, typ, payload string) {
+		t.Helper()
+		if _, err := s.Append(ctx, stream, "x", 0, eventstore.EventData{Type: typ, Payload: json.RawMessage(payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registered("product-1", "ProductRegistered", `{"sku":" SH-1 "}`)
+	registered("product-2", "ProductRegistered", `{"sku":"sh-1"}`) // a duplicate from before
+	registered("account-1", "AccountOpened", `{"email":"Ada@Example.com"}`)
+	if err := eventstore.Migrate(url); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Write(ctx, create("product-3", claim("product.sku", "sh-1", "product-3")))
+	var taken *eventstore.ValueTakenError
+	if !errors.As(err, &taken) || taken.HeldBy != "product-1" {
+		t.Fatalf("claiming an SKU registered before the migration: %v, want it held by product-1", err)
+	}
+	if _, err := s.Write(ctx, create("account-2", claim("customer.email", "ada@example.com", "account-2"))); !errors.Is(err, eventstore.ErrValueTaken) {
+		t.Fatalf("claiming an email registered before the migration: %v, want ErrValueTaken", err)
+	}
+}
