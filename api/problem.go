@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/command"
 )
 
 // ProblemContentType is the media type of error responses (RFC 9457).
@@ -65,7 +66,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 // problemMappers turn the error kinds that have a meaning for clients into problems, in
 // order; the first that recognises an error wins. Anything else is a 500.
 var problemMappers = []func(error) *Problem{
-	asProblem, asValidationError, asRuleError, asSentinel, asHTTPError,
+	asProblem, asValidationError, asRuleError, asTaken, asSentinel, asHTTPError,
 }
 
 func toProblem(err error) *Problem {
@@ -108,6 +109,18 @@ func asRuleError(err error) *Problem {
 	}
 	p := NewProblem(http.StatusConflict, re.Message)
 	p.Code = re.Code
+	return p
+}
+
+// asTaken maps *command.TakenError (a product's SKU or a customer's email registered
+// already) to 409 with the field at fault.
+func asTaken(err error) *Problem {
+	var te *command.TakenError
+	if !errors.As(err, &te) {
+		return nil
+	}
+	p := NewProblem(http.StatusConflict, te.Error(), FieldError{Field: te.Field, Reason: "is already registered"})
+	p.Code = "already_registered"
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -184,16 +185,18 @@ func wantProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, field
 
 const widgetJSON = `{"sku":"W-1","name":"Widget","description":"blue","price_cents":250,"currency":"EUR","initial_stock":10}`
 
-// product registers a product and returns its id.
+// product registers a product (with an SKU of its own) and returns its id.
 func (w *writeAPI) product(t testing.TB) string {
 	t.Helper()
-	return wantResult(t, w.post("/v1/products", widgetJSON), http.StatusCreated).ID
+	body := strings.Replace(widgetJSON, `"W-1"`, strconv.Quote(testenv.Name("W")), 1)
+	return wantResult(t, w.post("/v1/products", body), http.StatusCreated).ID
 }
 
-// customer opens an account and returns the customer id.
+// customer opens an account (with an email of its own) and returns the customer id.
 func (w *writeAPI) customer(t testing.TB) string {
 	t.Helper()
-	return wantResult(t, w.post("/v1/customers", `{"name":"Ada","email":"ada@example.com"}`), http.StatusCreated).ID
+	body := fmt.Sprintf(`{"name":"Ada","email":%q}`, testenv.Name("ada")+"@example.com")
+	return wantResult(t, w.post("/v1/customers", body), http.StatusCreated).ID
 }
 
 // order places an order and returns its id.
@@ -371,6 +374,18 @@ func TestWriteErrors(t *testing.T) {
 		}
 		if p := wantProblem(t, w.post("/v1/orders/"+id+"/cancel", ""), http.StatusConflict); p.Code != "order_not_cancellable" {
 			t.Errorf("code = %q", p.Code)
+		}
+	})
+	t.Run("already registered", func(t *testing.T) {
+		for _, c := range []struct{ path, first, again, field string }{
+			{"/v1/products", `{"sku":"TAKEN-1","name":"A","price_cents":1,"currency":"EUR","initial_stock":1}`,
+				`{"sku":" taken-1 ","name":"B","price_cents":2,"currency":"EUR","initial_stock":2}`, "sku"},
+			{"/v1/customers", `{"name":"Ada","email":"taken@example.com"}`, `{"name":"Eve","email":"Taken@Example.com"}`, "email"},
+		} {
+			wantResult(t, w.post(c.path, c.first), http.StatusCreated)
+			if p := wantProblem(t, w.post(c.path, c.again), http.StatusConflict, c.field); p.Code != "already_registered" {
+				t.Errorf("%s: code = %q, want already_registered", c.path, p.Code)
+			}
 		}
 	})
 	t.Run("oversized body", func(t *testing.T) {

@@ -325,7 +325,7 @@ func TestUniqueValueGoesToTheFirstClaimant(t *testing.T) {
 		t.Fatalf("the refused write appended %d events", len(evs))
 	}
 	// Nothing of the refused write was kept: its other value is still free.
-	if _, err := s.Write(ctx, create("p-3", claim("product.sku", "sh-2", "p-3"), claim("customer.email", "sh-1", "p-3"))); err != nil {
+	if _, err := s.Write(ctx, create("p-3", claim("product.sku", "sh-2", "p-3"), claim("account.email", "sh-1", "p-3"))); err != nil {
 		t.Fatalf("sh-2, and sh-1 in another scope: %v", err)
 	}
 	// A write that finds its own stream holding the value was already committed.
@@ -343,7 +343,7 @@ func TestUniqueValueRaceHasOneWinner(t *testing.T) {
 	for i := range racers {
 		wg.Go(func() {
 			stream := fmt.Sprintf("racer-%d", i)
-			_, errs[i] = s.Write(context.Background(), create(stream, claim("customer.email", "ada@example.com", stream)))
+			_, errs[i] = s.Write(context.Background(), create(stream, claim("account.email", "ada@example.com", stream)))
 		})
 	}
 	wg.Wait()
@@ -405,7 +405,7 @@ func TestMigrationClaimsTheValuesOfExistingStreams(t *testing.T) {
 	if !errors.As(err, &taken) || taken.HeldBy != "product-1" {
 		t.Fatalf("claiming an SKU registered before the migration: %v, want it held by product-1", err)
 	}
-	if _, err := s.Write(ctx, create("account-2", claim("customer.email", "ada@example.com", "account-2"))); !errors.Is(err, eventstore.ErrValueTaken) {
+	if _, err := s.Write(ctx, create("account-2", claim("account.email", "ada@example.com", "account-2"))); !errors.Is(err, eventstore.ErrValueTaken) {
 		t.Fatalf("claiming an email registered before the migration: %v, want ErrValueTaken", err)
 	}
 }

@@ -240,7 +240,7 @@ func (w *world) newProduct(price, stock int64) string {
 // newCustomer opens an account with a deposit (none if 0) and returns its id.
 func (w *world) newCustomer(deposit int64) string {
 	w.t.Helper()
-	res := must(w.open.Handle(ctx(w.t), command.OpenAccount{Name: "Ada", Email: "ada@example.com"}, command.Options{}))(w.t)
+	res := must(w.open.Handle(ctx(w.t), command.OpenAccount{Name: "Ada", Email: testenv.Name("ada") + "@example.com"}, command.Options{}))(w.t)
 	if deposit > 0 {
 		must(w.deposit.Handle(ctx(w.t), command.DepositFunds{CustomerID: res.ID, AmountCents: deposit}, command.Options{}))(w.t)
 	}

@@ -3,7 +3,7 @@
 -- so two streams racing for a value cannot both commit. The primary key is the whole check.
 
 CREATE TABLE unique_values (
-    -- what kind of value, "<aggregate>.<field>": product.sku, customer.email
+    -- what kind of value, "<aggregate>.<field>": product.sku, account.email
     scope      text        NOT NULL,
     -- the value in its normalised form (the claimant decides: SKUs and emails are trimmed
     -- and lower-cased)
@@ -14,15 +14,16 @@ CREATE TABLE unique_values (
 );
 
 -- Claim the values of the streams created before this migration, the first registration of
--- a value winning. Postgres's lower() and Go's strings.ToLower agree on ASCII, which SKUs
--- and nearly all emails are. Only the inventory database holds ProductRegistered events and
--- only the payments database AccountOpened ones; elsewhere these select nothing.
+-- a value winning, in the form command.normalForm gives them: trimmed of white space and
+-- lower-cased. Postgres's and Go's forms agree on ASCII, which SKUs and nearly all emails
+-- are. Only the inventory database holds ProductRegistered events and only the payments
+-- database AccountOpened ones; elsewhere these select nothing.
 INSERT INTO unique_values (scope, value, stream_id, claimed_at)
-SELECT 'product.sku', lower(btrim(payload->>'sku')), stream_id, recorded_at
+SELECT 'product.sku', lower(btrim(payload->>'sku', E' \t\n\v\f\r')), stream_id, recorded_at
 FROM events WHERE event_type = 'ProductRegistered' ORDER BY position
 ON CONFLICT DO NOTHING;
 
 INSERT INTO unique_values (scope, value, stream_id, claimed_at)
-SELECT 'customer.email', lower(btrim(payload->>'email')), stream_id, recorded_at
+SELECT 'account.email', lower(btrim(payload->>'email', E' \t\n\v\f\r')), stream_id, recorded_at
 FROM events WHERE event_type = 'AccountOpened' ORDER BY position
 ON CONFLICT DO NOTHING;

@@ -29,10 +29,11 @@
 //
 // Handlers return the domain's error kinds unwrapped enough for errors.As/errors.Is:
 // *domain.ValidationError (every invalid field, named as in the API's JSON),
-// *domain.RuleError, [NotFoundError] (errors.Is domain.ErrNotFound) and the eventstore
+// *domain.RuleError, [NotFoundError] (errors.Is domain.ErrNotFound), [*TakenError] and the eventstore
 // sentinels (ErrVersionConflict after the last attempt, ErrIdempotencyKeyExists,
 // ErrAlreadyProcessed). Handlers are safe for concurrent use.
 //
-// Uniqueness that spans aggregates (product SKUs, customer emails) is not enforced here:
-// the event store has no unique index over event payloads yet.
+// Uniqueness that spans aggregates (product SKUs, customer emails) is declared by
+// [AggregateType.Unique] and claimed in the event store (eventstore.Write.Unique) in the
+// transaction that creates the aggregate: a duplicate fails with [*TakenError].
 package command

@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -60,3 +61,8 @@ func withFields(v *domain.ValidationError, err error) error {
 	}
 	return v.Err()
 }
+
+// normalForm is the form in which unique values (SKUs, emails) are compared: case and
+// surrounding white space do not tell two of them apart. It must agree with the migration
+// that claimed the values of earlier streams (lower(btrim(…))): they agree on ASCII.
+func normalForm(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -19,6 +19,9 @@ func ProductType() AggregateType[*inventory.Product] {
 			return inventory.LoadProduct(history)
 		},
 		Advance: (*inventory.Product).Advance,
+		Unique: func(p *inventory.Product) []UniqueField {
+			return []UniqueField{{Field: "sku", Value: normalForm(p.SKU())}}
+		},
 	}
 }
 
@@ -36,8 +39,8 @@ func ReservationType() AggregateType[*inventory.OrderReservation] {
 	}
 }
 
-// RegisterProduct adds a product to the catalog under a new id. SKU uniqueness is not
-// checked (see the package documentation).
+// RegisterProduct adds a product to the catalog under a new id. SKUs are unique, ignoring
+// case and surrounding white space.
 type RegisterProduct struct {
 	SKU          string
 	Name         string
@@ -78,7 +81,8 @@ func NewRegisterProductHandler(store EventStore, cfg Config) (*RegisterProductHa
 }
 
 // Handle registers the product under a new UUIDv7 and returns its id and version 1.
-// Errors: *domain.ValidationError listing every invalid field; store errors.
+// Errors: *domain.ValidationError listing every invalid field; *TakenError when another
+// product has the SKU; store errors.
 func (h *RegisterProductHandler) Handle(ctx context.Context, cmd RegisterProduct, opts Options) (Result, error) {
 	id, err := NewID()
 	if err != nil {

@@ -52,6 +52,32 @@ func TestRegisterProduct(t *testing.T) {
 	}
 }
 
+// A product's SKU is unique, ignoring case and surrounding white space: a second product
+// with it is refused, naming the field and the product that holds it, and nothing is
+// written.
+func TestRegisterProductRefusesATakenSKU(t *testing.T) {
+	d := newDB(t)
+	first := registerProduct(t, d.store, widget)
+	h := must(command.NewRegisterProductHandler(d.store, command.Config{}))(t)
+	again := widget
+	again.SKU, again.Name = " w-1\t", "Another widget"
+	_, err := h.Handle(ctx(t), again, command.Options{})
+	var taken *command.TakenError
+	if !errors.As(err, &taken) || !errors.Is(err, eventstore.ErrValueTaken) {
+		t.Fatalf("err = %v, want a *command.TakenError", err)
+	}
+	if taken.Field != "sku" || taken.Value != "w-1" || taken.HeldBy != first {
+		t.Fatalf("TakenError = %+v, want sku w-1 held by %s", taken, first)
+	}
+	var products int
+	if err := d.pool.QueryRow(ctx(t), `SELECT count(DISTINCT stream_id) FROM events WHERE stream_type = 'product'`).Scan(&products); err != nil || products != 1 {
+		t.Fatalf("%d product streams (%v), want the first one only", products, err)
+	}
+	other := widget
+	other.SKU = "W-2"
+	registerProduct(t, d.store, other) // another SKU is free
+}
+
 func TestRegisterProductValidation(t *testing.T) {
 	d := newDB(t)
 	h := must(command.NewRegisterProductHandler(d.store, command.Config{}))(t)

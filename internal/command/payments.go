@@ -17,11 +17,14 @@ func AccountType() AggregateType[*payment.Account] {
 			return payment.Load(history)
 		},
 		Advance: (*payment.Account).Advance,
+		Unique: func(a *payment.Account) []UniqueField {
+			return []UniqueField{{Field: "email", Value: normalForm(a.Email())}}
+		},
 	}
 }
 
 // OpenAccount registers a customer, with an account of zero balance, under a new id.
-// Email uniqueness is not checked (see the package documentation).
+// Emails are unique, ignoring case and surrounding white space.
 type OpenAccount struct {
 	Name  string
 	Email string
@@ -42,7 +45,8 @@ func NewOpenAccountHandler(store EventStore, cfg Config) (*OpenAccountHandler, e
 }
 
 // Handle opens the account under a new UUIDv7 (the customer id) and returns it with
-// version 1. Errors: *domain.ValidationError listing every invalid field; store errors.
+// version 1. Errors: *domain.ValidationError listing every invalid field; *TakenError when
+// another customer has the email; store errors.
 func (h *OpenAccountHandler) Handle(ctx context.Context, cmd OpenAccount, opts Options) (Result, error) {
 	id, err := NewID()
 	if err != nil {

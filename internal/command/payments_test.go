@@ -15,7 +15,8 @@ import (
 func openAccount(t testing.TB, store command.EventStore) string {
 	t.Helper()
 	h := must(command.NewOpenAccountHandler(store, command.Config{}))(t)
-	return must(h.Handle(ctx(t), command.OpenAccount{Name: "Ada", Email: "ada@example.com"}, command.Options{}))(t).ID
+	email := "ada-" + uuid.NewString() + "@example.com" // emails are unique
+	return must(h.Handle(ctx(t), command.OpenAccount{Name: "Ada", Email: email}, command.Options{}))(t).ID
 }
 
 func TestOpenAccount(t *testing.T) {
@@ -32,6 +33,13 @@ func TestOpenAccount(t *testing.T) {
 
 	_, err := h.Handle(ctx(t), command.OpenAccount{Name: "", Email: "not-an-email"}, command.Options{})
 	wantFields(t, err, "name", "email")
+
+	// The email is unique, ignoring case.
+	_, err = h.Handle(ctx(t), command.OpenAccount{Name: "Ada L.", Email: "Ada@Example.com"}, command.Options{})
+	var taken *command.TakenError
+	if !errors.As(err, &taken) || taken.Field != "email" || taken.Value != "ada@example.com" || taken.HeldBy != res.ID {
+		t.Fatalf("a second account with the email: %v (%+v), want a *TakenError on email held by %s", err, taken, res.ID)
+	}
 }
 
 func TestDepositFunds(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -44,7 +45,36 @@ type AggregateType[A Aggregate] struct {
 	// (they are its stream's next ones). With it, a Repository keeps aggregates between
 	// commands and loads only the new part of their streams: see Repository.
 	Advance func(A, []domain.Event) error
+	// Unique, optional, returns the fields whose values no two aggregates of the type may
+	// share (a product's SKU). They are claimed in the transaction that creates the
+	// aggregate; creating a second one with any of them fails with a *TakenError and
+	// writes nothing.
+	Unique func(A) []UniqueField
 }
+
+// UniqueField is a field of an aggregate whose value is unique among its type.
+type UniqueField struct {
+	// Field is the field's name in the API's JSON, e.g. "sku".
+	Field string
+	// Value is the value in a normal form, so that values meant to be equal are equal
+	// strings (trimmed, lower-cased, …).
+	Value string
+}
+
+// TakenError reports that another aggregate of the type holds the value of a unique field.
+// errors.Is(err, eventstore.ErrValueTaken) holds.
+type TakenError struct {
+	UniqueField
+	// HeldBy is the id of the aggregate that holds the value; empty if unknown.
+	HeldBy string
+	err    error
+}
+
+func (e *TakenError) Error() string {
+	return fmt.Sprintf("%s %q is already registered", e.Field, e.Value)
+}
+
+func (e *TakenError) Unwrap() error { return e.err }
 
 // Result is the outcome of a successful command.
 type Result struct {
@@ -321,6 +351,11 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 	w := eventstore.Write{Inbox: opts.Inbox}
 	if len(app.Events) > 0 {
 		w.Appends = []eventstore.StreamAppend{app}
+		if a.CommittedVersion() == 0 && r.typ.Unique != nil {
+			for _, f := range r.typ.Unique(a) {
+				w.Unique = append(w.Unique, eventstore.UniqueValue{Scope: r.typ.Name + "." + f.Field, Value: f.Value, StreamID: app.StreamID})
+			}
+		}
 	}
 	if opts.Idempotency != nil {
 		if w.Idempotency, err = opts.Idempotency(res); err != nil {
@@ -331,6 +366,10 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 		return res, nil
 	}
 	if _, err := r.store.Write(ctx, w); err != nil {
+		if taken := (*eventstore.ValueTakenError)(nil); errors.As(err, &taken) {
+			return Result{}, &TakenError{err: err, HeldBy: strings.TrimPrefix(taken.HeldBy, r.typ.Name+"-"),
+				UniqueField: UniqueField{Field: strings.TrimPrefix(taken.Scope, r.typ.Name+"."), Value: taken.Value}}
+		}
 		return Result{}, fmt.Errorf("save %s: %w", res.StreamID, err)
 	}
 	r.Committed(a)
