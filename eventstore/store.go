@@ -39,7 +39,8 @@ var (
 // stream holds.
 type ValueTakenError struct {
 	UniqueValue
-	// HeldBy is the stream that holds the value; empty if it could not be read.
+	// HeldBy is the stream that holds the value. (When the holder cannot be read back,
+	// Write returns the database error wrapping ErrValueTaken instead.)
 	HeldBy string
 }
 
