@@ -53,8 +53,13 @@ func benchRelayDrain(ctx context.Context, o options) error {
 	return nil
 }
 
-// preload copies n events (1,000 streams) in transactions of 10,000 rows.
+// preload copies n OrderPlaced events (1,000 streams) in transactions of 10,000 rows.
 func preload(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	return preloadAs(ctx, pool, n, "order", "OrderPlaced")
+}
+
+// preloadAs is preload with another stream and event type.
+func preloadAs(ctx context.Context, pool *pgxpool.Pool, n int, streamType, eventType string) error {
 	cols := []string{"stream_id", "stream_type", "version", "event_id", "event_type", "payload", "metadata"}
 	meta, _ := json.Marshal(metadata)
 	for done := 0; done < n; {
@@ -62,8 +67,8 @@ func preload(ctx context.Context, pool *pgxpool.Pool, n int) error {
 		rows := make([][]any, chunk)
 		for i := range rows {
 			k := done + i
-			rows[i] = []any{fmt.Sprintf("order-%d", k%1000), "order", int64(k/1000 + 1), uuid.Must(uuid.NewV7()),
-				"OrderPlaced", string(payload), string(meta)}
+			rows[i] = []any{fmt.Sprintf("%s-%d", streamType, k%1000), streamType, int64(k/1000 + 1), uuid.Must(uuid.NewV7()),
+				eventType, string(payload), string(meta)}
 		}
 		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"events"}, cols, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("preload: %w", err)

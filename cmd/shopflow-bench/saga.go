@@ -115,6 +115,9 @@ func (r *sagaRig) setup(ctx context.Context, o options) error {
 		if err := r.topics(ctx, o, c); err != nil {
 			return err
 		}
+		if err := r.preloadHistory(ctx, o.history, c); err != nil {
+			return err
+		}
 	}
 	for _, c := range []string{sagas.Orders, sagas.Inventory, sagas.Payments} {
 		if err := r.startRelay(ctx, o, c, log); err != nil {
