@@ -10,6 +10,10 @@ type RelayMetrics struct {
 	LagSeconds  prometheus.Gauge
 	Active      prometheus.Gauge
 	CommitToAck prometheus.Observer
+	// Fetches and PendingChecks count the reader's queries: a batch read, and the check
+	// for committed events not yet final that precedes every wait. An idle relay makes
+	// one of each per IdlePoll.
+	Fetches, PendingChecks prometheus.Counter
 }
 
 // NewRelayMetrics registers relay metrics labelled relay=name on reg (nil: not registered).
@@ -20,7 +24,7 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 // RelayMetricVecs holds the labelled metric families; For picks one relay's series.
 type RelayMetricVecs struct {
 	position, lag, active *prometheus.GaugeVec
-	publishedC            *prometheus.CounterVec
+	publishedC, queries   *prometheus.CounterVec
 	commitToAck           *prometheus.HistogramVec
 }
 
@@ -45,9 +49,12 @@ func newRelayMetricVecs(reg prometheus.Registerer) *RelayMetricVecs {
 			Name: "shopflow_relay_commit_to_ack_seconds", Help: "From an event's insert to Kafka's acknowledgement.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"relay"}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopflow_relay_queries_total", Help: "Queries of the relay's reader, by query: fetch (a batch) or pending (the check before a wait).",
+		}, []string{"relay", "query"}),
 	}
 	if reg != nil {
-		reg.MustRegister(v.publishedC, v.position, v.lag, v.active, v.commitToAck)
+		reg.MustRegister(v.queries, v.publishedC, v.position, v.lag, v.active, v.commitToAck)
 	}
 	return v
 }
@@ -55,10 +62,12 @@ func newRelayMetricVecs(reg prometheus.Registerer) *RelayMetricVecs {
 // For returns the series of the relay with the given name.
 func (v *RelayMetricVecs) For(name string) *RelayMetrics {
 	return &RelayMetrics{
-		Published:   v.publishedC.WithLabelValues(name),
-		Position:    v.position.WithLabelValues(name),
-		LagSeconds:  v.lag.WithLabelValues(name),
-		Active:      v.active.WithLabelValues(name),
-		CommitToAck: v.commitToAck.WithLabelValues(name),
+		Published:     v.publishedC.WithLabelValues(name),
+		Position:      v.position.WithLabelValues(name),
+		LagSeconds:    v.lag.WithLabelValues(name),
+		Active:        v.active.WithLabelValues(name),
+		CommitToAck:   v.commitToAck.WithLabelValues(name),
+		Fetches:       v.queries.WithLabelValues(name, "fetch"),
+		PendingChecks: v.queries.WithLabelValues(name, "pending"),
 	}
 }
