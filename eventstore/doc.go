@@ -63,4 +63,58 @@
 //
 // Records carry a versioned JSON Envelope (see Envelope) and headers for routing; Decode
 // applies registered Upcasters so consumers see the newest schema of each event type.
+//
+// # Retention
+//
+// Nothing else deletes from the inbox and idempotency_keys tables, so a Pruner does: inbox
+// rows older than PrunerConfig.InboxRetention and idempotency keys older than
+// IdempotencyRetention (7 days each by default), at most BatchSize rows per DELETE, each
+// DELETE its own transaction, one pass every Interval. Run one in every instance of a
+// service: a pass holds a Postgres advisory lock, and a pass that finds it taken is
+// skipped. A pass with nothing to delete is one index probe per table (migration 0004).
+//
+// A forgotten idempotency key is simply unknown: the same Idempotency-Key then runs its
+// command again (a second order, a second deposit), as the API documents.
+//
+// Pruning the inbox is safe because of what bounds the age of a redelivery. A saga
+// reactor's inbox row (its consumer name and the event id) drops a message it has already
+// processed. A message is delivered again only while its consumer group has not committed
+// its offset, and a reactor commits right after the reactions of a poll are durable: a
+// crash, a rebalance or a refused commit brings back records processed seconds before,
+// longer only while the same poll is held up retrying a transient failure (a dependency
+// outage). After a crash the relay publishes again only the events after its saved cursor,
+// the batches that were in flight. Each of these redeliveries meets its inbox row.
+//
+// Two things can bring back a message older than the retention: a dead letter redriven
+// after it (sagas.Redrive re-publishes to the source topic, so every reactor consuming that
+// topic sees the message again, not only the one that dead-lettered it), and a consumer
+// group reset to the start of the topics or a new group name (a new group starts at the
+// beginning, and topics keep records forever), which replays the whole history. Such a
+// message finds no inbox row and is decided again on the aggregates' current state. The
+// reactions are idempotent by that state, which remembers every order by its id, so it
+// has no second effect:
+//
+//   - inventory: OrderPlaced finds the order's reservation with an outcome (reserved,
+//     failed or released) and reserves nothing; a release (OrderCancelled, OrderRejected,
+//     PaymentDeclined) of a reservation that failed or was released records nothing;
+//   - payments: an account remembers each order it captured, declined or refunded
+//     (payment.Account.Payment), so a replayed OrderStockReserved charges nothing again
+//     and a replayed refund refunds nothing again; an order of a customer without an
+//     account finds its decline stream (sagas.DeclineStreamType) and records nothing;
+//   - orders: a reaction to an order that is no longer pending writes only its inbox row,
+//     and the settlement stream records the priced lines and the capture once each.
+//
+// The one gap: payments looks the account up before the decline stream, so if an account
+// with the customer id of an order declined as unknown_customer existed by the time of the
+// replay, the replay would charge it for a rejected order. Customer ids are UUIDv7s that
+// the server makes when it opens an account, so an order naming no account names one that
+// will never exist; keep it so.
+//
+// A replayed message then costs its aggregate loads and a new inbox row, and counts as
+// outcome noop instead of duplicate in shopflow_saga_processed_total. Operators: redrive
+// dead letters within the inbox retention to have the other reactors drop them by their
+// inbox rows; a later redrive, or a group reset, re-decides every message it replays,
+// which is safe and costs work in proportion to the history replayed. Developers: a new
+// reaction must be idempotent by its aggregates' state, not by the inbox alone, unless
+// the inbox retention is raised above the age of any message that can come back.
 package eventstore
