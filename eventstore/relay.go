@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -110,6 +111,28 @@ type Relay struct {
 	producer *kgo.Client
 	cfg      RelayConfig
 	lockKey  int64
+	failure  atomic.Pointer[error] // the error of the last session while backing off from it
+}
+
+// errNotStarted is Health's answer before Run's first session.
+var errNotStarted = errors.New("relay: not started")
+
+// Health reports nil while the relay publishes or stands by for the active instance, and
+// otherwise why not: not started, or the error it is backing off from (Postgres or Kafka
+// unreachable, a refused batch). Safe for concurrent use; readiness probes call it.
+func (r *Relay) Health() error {
+	if p := r.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *Relay) setHealth(err error) {
+	if err == nil {
+		r.failure.Store(nil)
+		return
+	}
+	r.failure.Store(&err)
 }
 
 // NewRelay returns a relay reading pool's events and producing with producer, a client of
@@ -127,11 +150,14 @@ func NewRelay(pool *pgxpool.Pool, producer *kgo.Client, cfg RelayConfig) (*Relay
 	}
 	h := fnv.New64a()
 	h.Write([]byte("shopflow-relay:" + cfg.Name))
-	return &Relay{pool: pool, producer: producer, cfg: cfg, lockKey: int64(h.Sum64())}, nil
+	r := &Relay{pool: pool, producer: producer, cfg: cfg, lockKey: int64(h.Sum64())}
+	r.setHealth(errNotStarted)
+	return r, nil
 }
 
 // Run publishes until ctx ends, then returns nil. Errors of Postgres or Kafka are logged and
-// retried with exponential backoff: nothing is skipped, publishing resumes at the cursor.
+// retried with exponential backoff (Health reports them meanwhile): nothing is skipped,
+// publishing resumes at the cursor.
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -144,10 +170,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			backoff = 100 * time.Millisecond
 		}
 		if err == nil {
+			r.setHealth(nil) // standing by
 			backoff = 100 * time.Millisecond
 			sleep(ctx, r.cfg.StandbyPoll)
 			continue
 		}
+		r.setHealth(fmt.Errorf("relay %s: %w", r.cfg.Name, err))
 		r.cfg.Log.Warn("relay error; backing off", "err", err, "backoff", backoff)
 		sleep(ctx, backoff)
 		backoff = min(2*backoff, r.cfg.MaxBackoff)
@@ -179,6 +207,7 @@ func (r *Relay) session(ctx context.Context) error {
 	if !active {
 		return nil
 	}
+	r.setHealth(nil)
 	r.cfg.Log.Info("relay active")
 	r.cfg.Metrics.Active.Set(1)
 	defer r.cfg.Metrics.Active.Set(0)

@@ -41,6 +41,10 @@ type Config struct {
 	// GroupPrefix names the live consumer groups: GroupPrefix+projection name. Default
 	// "shopflow.projections.".
 	GroupPrefix string
+	// InstanceID, if set, makes the live workers' consumers static group members (see
+	// kafka.StaticMember): a restarted process gets its partitions back at once. Unique per
+	// process, stable across its restarts. Empty: dynamic membership.
+	InstanceID string
 	// BatchSize is the most records applied per bulk request; default 1,000.
 	BatchSize int
 	// CacheSize is how many documents a worker (or rebuild) keeps in memory as it last

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -34,6 +35,22 @@ type Worker struct {
 	// revocation or the end of Run commits them synchronously.
 	mu            sync.Mutex
 	storedOffsets map[string]map[int32]kgo.EpochOffset
+	// status is what Health reports: membership and the failure being retried.
+	status  kafka.GroupStatus
+	running atomic.Bool
+}
+
+// Health reports nil while Run runs, the worker's consumer holds its partitions and no
+// batch is being retried (Elasticsearch or Kafka failing); otherwise why not. Safe for
+// concurrent use; readiness probes call it.
+func (w *Worker) Health() error {
+	if !w.running.Load() {
+		return fmt.Errorf("projection %s: not running", w.model.name())
+	}
+	if err := w.status.Health(); err != nil {
+		return fmt.Errorf("projection %s: %w", w.model.name(), err)
+	}
+	return nil
 }
 
 // NewWorker returns the live worker of the read model name (Orders, Products or Customers).
@@ -63,18 +80,20 @@ func NewWorker(name string, es *elasticsearch.Client, cfg Config) (*Worker, erro
 // Offsets are committed by hand after the batch is stored, and rebalances wait while a
 // batch is in flight (BlockRebalanceOnPoll), so a revoked partition has nothing pending.
 func (w *Worker) kafkaOpts() []kgo.Opt {
-	return []kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.ConsumerGroup(w.cfg.Group(w.model.name())),
 		kgo.ConsumeTopics(topicsOf(w.cfg, w.model)...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(w.status.Assigned),
 		kgo.OnPartitionsRevoked(w.revoked),
 		kgo.OnPartitionsLost(w.lost),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.FetchMaxWait(500 * time.Millisecond), // resumed topics are fetched soon
 	}
+	return append(opts, kafka.StaticMember(w.cfg.InstanceID)...)
 }
 
 // newProcessor returns a processor writing into target, dead-lettering with cl.
@@ -91,6 +110,9 @@ func newProcessor(m model, es esClient, cfg Config, target string, live bool, cl
 // Elasticsearch or Kafka failures are retried with backoff; nothing is committed until the
 // batch is stored, so nothing is lost. Run closes the worker's Kafka client when it returns.
 func (w *Worker) Run(ctx context.Context) error {
+	w.running.Store(true)
+	defer w.running.Store(false)
+	defer w.leave()
 	defer w.cl.Close()
 	defer w.commitStored(context.WithoutCancel(ctx), nil)
 	err := retry(ctx, w.cfg, w.retried, func() error { _, err := w.ix.ensure(ctx); return err })
@@ -102,12 +124,34 @@ func (w *Worker) Run(ctx context.Context) error {
 		if recs, err = w.poll(ctx); err == nil && len(recs) > 0 {
 			err = w.handle(ctx, recs)
 		}
+		if err == nil {
+			w.status.Failing(nil)
+		}
 		w.cl.AllowRebalance()
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	return fmt.Errorf("projections: %s worker: %w", w.model.name(), err)
+}
+
+// leave makes a static member leave its group once its client is closed (see
+// kafka.StaticMember), so that its partitions move to the other members now.
+func (w *Worker) leave() {
+	if w.cfg.InstanceID == "" {
+		return
+	}
+	cl, err := kafka.NewClient(w.cfg.Brokers)
+	if err != nil {
+		w.log.Warn("could not leave the consumer group", "err", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := kafka.Leave(ctx, cl, w.cfg.Group(w.model.name()), w.cfg.InstanceID); err != nil {
+		w.log.Warn("could not leave the consumer group; its partitions wait for the session timeout", "err", err)
+	}
 }
 
 // Lag returns the records not yet applied on the worker's partitions and, while there are
@@ -279,6 +323,7 @@ func account(m *Metrics, name string, l *lag, b *batch, recs []*kgo.Record) {
 }
 
 func (w *Worker) retried(err error) {
+	w.status.Failing(err)
 	w.cfg.Metrics.retries.WithLabelValues(w.model.name()).Inc()
 	w.log.Warn("projection failed; retrying", "err", err)
 }
@@ -301,6 +346,7 @@ func (w *Worker) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 		}
 	}
 	w.mu.Unlock()
+	w.status.Lost(context.Background(), nil, lost)
 	w.forget(lost)
 }
 

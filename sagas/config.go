@@ -86,6 +86,11 @@ type Config struct {
 	// STALE_MEMBER_EPOCH). The classic protocol runs with the cooperative-sticky
 	// balancer, so a rebalance only revokes the partitions that move.
 	ServerSideAssignment bool
+	// InstanceID, if set, makes the reactor's consumer a static group member (see
+	// kafka.StaticMember): restarted under the same id, it gets its partitions back at once
+	// instead of after the dead member's session timeout. Unique per process, stable across
+	// its restarts. Empty: dynamic membership.
+	InstanceID string
 	// Upcasters, if set, migrate old event payloads before they are decoded.
 	Upcasters *eventstore.Upcasters
 	// ClientOpts are appended to the options of every Kafka client a reactor builds

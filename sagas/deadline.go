@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,7 @@ type deadlineScanner struct {
 	metrics *reactorMetrics
 	log     *slog.Logger
 	lockKey int64
+	failure *atomic.Pointer[error] // the last scan's error, for Reactor.Health
 }
 
 func newDeadlineScanner(r *Reactor, store command.EventStore, pool *pgxpool.Pool) (*deadlineScanner, error) {
@@ -41,14 +43,18 @@ func newDeadlineScanner(r *Reactor, store command.EventStore, pool *pgxpool.Pool
 	h := fnv.New64a()
 	h.Write([]byte("shopflow-saga-deadline"))
 	return &deadlineScanner{pool: pool, orders: orders, cfg: r.cfg, metrics: r.metrics,
-		log: r.log.With("worker", "deadline"), lockKey: int64(h.Sum64())}, nil
+		log: r.log.With("worker", "deadline"), lockKey: int64(h.Sum64()), failure: &r.scanFailure}, nil
 }
 
 // run scans every ScanInterval until ctx ends.
 func (d *deadlineScanner) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		if err := d.scan(ctx); err != nil && ctx.Err() == nil {
+		err := d.scan(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.Warn("deadline scan failed", "err", err)
+			d.failure.Store(&err)
+		} else {
+			d.failure.Store(nil)
 		}
 		_ = sleep(ctx, d.cfg.ScanInterval)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/shopflow/shopflow/domain/payment"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
+	"github.com/shopflow/shopflow/internal/kafka"
 )
 
 // ErrRunning is returned by Run when the reactor is already running.
@@ -64,6 +65,40 @@ type Reactor struct {
 	metrics    *reactorMetrics
 	log        *slog.Logger
 	running    atomic.Bool
+
+	// What Health reports: the consumer's membership, a failing poll, reactions being
+	// retried (and the last error of one), a failing deadline scan.
+	status      kafka.GroupStatus
+	pollFailure atomic.Pointer[error]
+	failing     atomic.Int32
+	lastFailure atomic.Pointer[error]
+	scanFailure atomic.Pointer[error]
+}
+
+// errNotRunning is Health's answer while Run is not running.
+var errNotRunning = errors.New("not running")
+
+// Health reports nil while Run runs, the consumer holds its partitions (its assignment
+// after joining the group) and nothing is failing; otherwise why not. A reaction that
+// keeps failing (Postgres down) or a failing poll (Kafka down) or deadline scan makes it
+// unhealthy until it succeeds. Safe for concurrent use; readiness probes call it.
+func (r *Reactor) Health() error {
+	if !r.running.Load() {
+		return fmt.Errorf("reactor %s: %w", r.context, errNotRunning)
+	}
+	if err := r.status.Health(); err != nil {
+		return fmt.Errorf("reactor %s: %w", r.context, err)
+	}
+	if p := r.pollFailure.Load(); p != nil {
+		return fmt.Errorf("reactor %s: %w", r.context, *p)
+	}
+	if n := r.failing.Load(); n > 0 {
+		return fmt.Errorf("reactor %s: %d reactions failing, retried with backoff: %w", r.context, n, *r.lastFailure.Load())
+	}
+	if p := r.scanFailure.Load(); p != nil {
+		return fmt.Errorf("reactor %s: deadline scan: %w", r.context, *p)
+	}
+	return nil
 }
 
 // newReactor validates cfg and returns the reactor of context consuming the events topics
@@ -115,6 +150,9 @@ func (r *Reactor) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer r.running.Store(false)
+	r.status.Reset()
+	r.pollFailure.Store(nil)
+	r.scanFailure.Store(nil)
 	s, err := r.newSession()
 	if err != nil {
 		return err

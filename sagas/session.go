@@ -67,10 +67,15 @@ func (s *session) consumerOpts() []kgo.Opt {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { s.wantRebalance() }),
+		kgo.OnPartitionsAssigned(s.r.status.Assigned),
 		kgo.OnPartitionsRevoked(s.forget),
-		kgo.OnPartitionsLost(s.forget),
+		kgo.OnPartitionsLost(func(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+			s.r.status.Lost(ctx, cl, lost)
+			s.forget(ctx, cl, lost)
+		}),
 		kgo.ClientID("shopflow-saga-" + s.r.context),
 	}
+	opts = append(opts, kafka.StaticMember(s.r.cfg.InstanceID)...)
 	if s.r.cfg.ServerSideAssignment {
 		opts = append(opts, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
 	} else {
@@ -79,9 +84,15 @@ func (s *session) consumerOpts() []kgo.Opt {
 	return append(opts, s.r.cfg.ClientOpts...)
 }
 
-// close leaves the group and closes both clients.
+// close closes both clients, leaving the group: a static member leaves explicitly (see
+// kafka.StaticMember), so that its partitions move to the other members now.
 func (s *session) close() {
 	s.consumer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	if err := kafka.Leave(ctx, s.producer, s.r.group, s.r.cfg.InstanceID); err != nil {
+		s.r.log.Warn("could not leave the consumer group; its partitions wait for the session timeout", "err", err)
+	}
 	s.producer.Close()
 }
 
@@ -118,12 +129,15 @@ func (s *session) loop(ctx context.Context) {
 		}
 		parts := partitions(fetches)
 		if err := fetchError(fetches); err != nil && len(parts) == 0 {
+			perr := fmt.Errorf("poll: %w", err)
+			s.r.pollFailure.Store(&perr)
 			s.consumer.AllowRebalance()
 			s.r.log.Warn("poll failed; backing off", "err", err, "backoff", backoff)
 			_ = sleep(ctx, backoff)
 			backoff = min(2*backoff, s.r.cfg.MaxBackoff)
 			continue
 		}
+		s.r.pollFailure.Store(nil)
 		backoff = s.r.cfg.Backoff
 		s.processBatch(ctx, parts)
 		s.consumer.AllowRebalance()
@@ -241,12 +255,23 @@ func (s *session) processPartition(ctx, abortCtx context.Context, p *partition) 
 // it succeeds or abortCtx ends (then it returns abortCtx's error).
 func (s *session) handle(ctx, abortCtx context.Context, rec *kgo.Record) error {
 	backoff := s.r.cfg.Backoff
+	failing := false // counted in Reactor.failing, for Health
+	defer func() {
+		if failing {
+			s.r.failing.Add(-1)
+		}
+	}()
 	for {
 		start := time.Now()
 		err := s.process(ctx, rec)
 		if err == nil {
 			s.r.metrics.duration.Observe(time.Since(start).Seconds())
 			return nil
+		}
+		s.r.lastFailure.Store(&err)
+		if !failing {
+			failing = true
+			s.r.failing.Add(1)
 		}
 		if abortCtx.Err() != nil {
 			return abortCtx.Err()

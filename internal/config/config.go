@@ -45,6 +45,13 @@ type Config struct {
 	// SettlementDeadline is how long an order may stay pending before it is rejected with
 	// reason "timeout" (and compensated).
 	SettlementDeadline time.Duration `env:"SHOPFLOW_SETTLEMENT_DEADLINE" envDefault:"30s"`
+	// InboxRetention is how long a saga reactor's inbox keeps the row of a processed
+	// message (eventstore.Pruner deletes older ones); a message delivered again after it is
+	// decided again on the aggregates' state (see the eventstore package documentation).
+	InboxRetention time.Duration `env:"SHOPFLOW_INBOX_RETENTION" envDefault:"168h"`
+	// IdempotencyRetention is how long an Idempotency-Key of the write API is remembered;
+	// after it the same key runs the command again.
+	IdempotencyRetention time.Duration `env:"SHOPFLOW_IDEMPOTENCY_RETENTION" envDefault:"168h"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `env:"SHOPFLOW_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 }
@@ -91,6 +98,18 @@ func (c Config) DatabaseURL(context string) string {
 	return ""
 }
 
+// validateRetention checks the retention of the inbox and of idempotency keys.
+func (c Config) validateRetention() []error {
+	var errs []error
+	if c.InboxRetention <= 0 {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_INBOX_RETENTION: must be positive, got %s", c.InboxRetention))
+	}
+	if c.IdempotencyRetention <= 0 {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_IDEMPOTENCY_RETENTION: must be positive, got %s", c.IdempotencyRetention))
+	}
+	return errs
+}
+
 // Validate checks every setting and joins all problems into one error naming each variable.
 func (c Config) Validate() error {
 	var errs []error
@@ -128,6 +147,7 @@ func (c Config) Validate() error {
 	if c.SettlementDeadline <= 0 {
 		bad("SHOPFLOW_SETTLEMENT_DEADLINE", "must be positive, got %s", c.SettlementDeadline)
 	}
+	errs = append(errs, c.validateRetention()...)
 	if c.ShutdownTimeout <= 0 {
 		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}

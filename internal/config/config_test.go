@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadDefaultsAreValid(t *testing.T) {
@@ -37,5 +38,32 @@ func TestLoadRejectsUnparsableValue(t *testing.T) {
 	t.Setenv("SHOPFLOW_SHUTDOWN_TIMEOUT", "soon")
 	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "SHOPFLOW_SHUTDOWN_TIMEOUT") {
 		t.Fatalf("want an error naming SHOPFLOW_SHUTDOWN_TIMEOUT, got %v", err)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		cfg, err := Load()
+		if err != nil || cfg.InboxRetention != 7*24*time.Hour || cfg.IdempotencyRetention != 7*24*time.Hour {
+			t.Fatalf("got %s, %s, %v; want 168h each", cfg.InboxRetention, cfg.IdempotencyRetention, err)
+		}
+	})
+	t.Run("set", func(t *testing.T) {
+		t.Setenv("SHOPFLOW_INBOX_RETENTION", "36h")
+		t.Setenv("SHOPFLOW_IDEMPOTENCY_RETENTION", "720h")
+		cfg, err := Load()
+		if err != nil || cfg.InboxRetention != 36*time.Hour || cfg.IdempotencyRetention != 720*time.Hour {
+			t.Fatalf("got %s, %s, %v; want 36h, 720h", cfg.InboxRetention, cfg.IdempotencyRetention, err)
+		}
+	})
+	for _, name := range []string{"SHOPFLOW_INBOX_RETENTION", "SHOPFLOW_IDEMPOTENCY_RETENTION"} {
+		for _, value := range []string{"0s", "-1h", "a week"} {
+			t.Run(name+"="+value, func(t *testing.T) {
+				t.Setenv(name, value)
+				if _, err := Load(); err == nil || !strings.Contains(err.Error(), name) {
+					t.Fatalf("want an error naming %s, got %v", name, err)
+				}
+			})
+		}
 	}
 }
