@@ -29,6 +29,7 @@ var contexts = []string{sagas.Orders, sagas.Inventory, sagas.Payments}
 type db struct {
 	pool  *pgxpool.Pool
 	store *eventstore.Store
+	url   string
 }
 
 // world is the whole saga on the real servers: three fresh databases, fresh topics, one
@@ -108,7 +109,7 @@ func (w *world) in(t testing.TB) *world {
 func newDB(t testing.TB) db {
 	t.Helper()
 	es := testenv.NewEventStore(t, "pool_max_conns=20")
-	return db{pool: es.Pool, store: es.Store}
+	return db{pool: es.Pool, store: es.Store, url: es.URL}
 }
 
 // ctx returns a context that ends with the test (or after two minutes).
