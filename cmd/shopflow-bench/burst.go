@@ -34,8 +34,11 @@ const (
 	// rounds cost next to nothing and the spin ends within seconds.
 	burstHistory = 100_000
 	// cpuFloor floors every before-baseline: an idle stack may use next to no CPU in ten
-	// seconds, and a ratio against nearly zero says nothing.
-	cpuFloor = 0.05 // cpu-s
+	// seconds, and a ratio against nearly zero says nothing. One percent of a core: the
+	// idle rig's bench process uses 0.07 to 0.13 cpu-s per window, Postgres's own backends
+	// 0.02 to 0.03, and /proc counts in hundredths, so a lower floor leaves the ratio to a
+	// few ticks' noise; a spinning relay costs tens of times more.
+	cpuFloor = 0.1 // cpu-s
 )
 
 // benchBurstRecovery measures whether an idle stack is as idle after a burst as before it:
