@@ -1,10 +1,19 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopflow/shopflow/domain"
@@ -27,6 +36,9 @@ type Problem struct {
 	// "order_not_cancellable", or "version_conflict") or for a refused Idempotency-Key.
 	Code   string       `json:"code,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header in whole seconds
+	// (rounded up); 503 answers carry it.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // FieldError names one bad input: a JSON pointer-like path ("lines[0].quantity", or
@@ -45,7 +57,9 @@ func NewProblem(status int, detail string, fields ...FieldError) *Problem {
 }
 
 // ErrorHandler is the one place where errors become HTTP responses: every handler returns
-// errors and this maps them (with errors.As, so wrapped errors map too). Only 5xx are logged.
+// errors and this maps them (with errors.As, so wrapped errors map too). It logs only a
+// failure to write the answer: the request log of New records each status sent, and the
+// error of a 5xx.
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
@@ -53,10 +67,11 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		p := toProblem(err)
 		p.Instance = c.Request().URL.Path
-		if p.Status >= 500 {
-			log.ErrorContext(c.Request().Context(), "request failed", "path", p.Instance, "err", err)
-		}
 		c.Response().Header().Set(echo.HeaderContentType, ProblemContentType)
+		if p.RetryAfter > 0 {
+			secs := (p.RetryAfter + time.Second - 1) / time.Second
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(int64(secs), 10))
+		}
 		if werr := c.JSON(p.Status, p); werr != nil {
 			log.Warn("write problem response", "err", werr)
 		}
@@ -66,7 +81,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 // problemMappers turn the error kinds that have a meaning for clients into problems, in
 // order; the first that recognises an error wins. Anything else is a 500.
 var problemMappers = []func(error) *Problem{
-	asProblem, asValidationError, asRuleError, asTaken, asSentinel, asHTTPError,
+	asProblem, asValidationError, asRuleError, asTaken, asSentinel, asUnavailable, asHTTPError,
 }
 
 func toProblem(err error) *Problem {
@@ -141,6 +156,50 @@ func asSentinel(err error) *Problem {
 		return p
 	}
 	return nil
+}
+
+// asUnavailable maps the errors that mean a dependency is unreachable or overloaded to 503
+// with Retry-After: the request may succeed later, and nothing is wrong with it. A deadline
+// passed (the command's own, see WriteOptions.Timeout) says the service is busy; the
+// others say a dependency is down.
+func asUnavailable(err error) *Problem {
+	var p *Problem
+	switch {
+	case dependencyDown(err):
+		p = NewProblem(http.StatusServiceUnavailable, "a service this request needs is unavailable, retry later")
+		p.RetryAfter = RetryAfterUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		p = NewProblem(http.StatusServiceUnavailable,
+			"the request ran out of time: the service is overloaded or a dependency is unavailable, retry later")
+		p.RetryAfter = RetryAfterBusy
+	}
+	return p
+}
+
+// dependencyDown reports whether err says that Postgres (or another server reached over
+// TCP) cannot be reached or refuses work: a failed connect (pgxpool's too), a network
+// error, a connection lost mid-request, or one of unavailableSQLStates.
+func dependencyDown(err error) bool {
+	var (
+		connectErr *pgconn.ConnectError
+		opErr      *net.OpError
+		pgErr      *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &opErr),
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pgErr):
+		return strings.HasPrefix(pgErr.Code, "08") || slices.Contains(unavailableSQLStates, pgErr.Code)
+	}
+	return false
+}
+
+// unavailableSQLStates are the SQLSTATEs besides class 08 (connection exception) of a
+// server that refuses work for now: admin_shutdown, crash_shutdown, cannot_connect_now
+// and too_many_connections.
+var unavailableSQLStates = []string{
+	pgerrcode.AdminShutdown, pgerrcode.CrashShutdown, pgerrcode.CannotConnectNow, pgerrcode.TooManyConnections,
 }
 
 // asHTTPError maps echo's errors (404 route, 405, 413 body limit, …).

@@ -62,41 +62,51 @@ type OrderCommands struct {
 	CancelOrder CommandHandler[command.CancelOrder]
 }
 
-// WriteHandlers are the command handlers the write API serves, by bounded context. A nil
-// context, or a nil handler, has its routes left out, so a process serves only the
-// contexts it is configured for.
+// WriteHandlers are the command handlers the write API serves, by bounded context, and
+// the bounds it runs them under. A nil context, or a nil handler, has its routes left out,
+// so a process serves only the contexts it is configured for.
 type WriteHandlers struct {
 	Inventory *InventoryCommands
 	Payments  *PaymentCommands
 	Orders    *OrderCommands
+	// Options bound the commands in flight and give each its deadline; the zero value
+	// takes the defaults.
+	Options WriteOptions
 }
 
 // RegisterWriteRoutes adds the write API's routes to e (see the *Commands types). Success
 // responses are JSON {id, version} (plus status for orders): 201 with Location for
 // products and customers, 200 for restocks and deposits, 202 for orders (with Location
-// on placement). Errors are problem+json (see ErrorHandler). It fails if a configured
-// context has no Keys.
+// on placement). Errors are problem+json (see ErrorHandler); past h.Options' bound on
+// commands in flight, or past a command's deadline, the answer is 503 with Retry-After.
+// It fails if a configured context has no Keys, h.Options is invalid or its metrics are
+// registered already.
 func RegisterWriteRoutes(e *echo.Echo, h WriteHandlers) error {
+	lim, err := newLimiter(h.Options)
+	if err != nil {
+		return err
+	}
+	post := func(path string, handle echo.HandlerFunc) { e.POST(path, handle, lim.middleware) }
 	if inv := h.Inventory; inv != nil {
 		if inv.Keys == nil {
 			return errors.New("api: InventoryCommands.Keys is nil")
 		}
-		route(e, "/v1/products", inv.Keys, http.StatusCreated, inv.RegisterProduct, registerProduct)
-		route(e, "/v1/products/:id/restock", inv.Keys, http.StatusOK, inv.RestockProduct, restockProduct)
+		route(post, "/v1/products", inv.Keys, http.StatusCreated, inv.RegisterProduct, registerProduct)
+		route(post, "/v1/products/:id/restock", inv.Keys, http.StatusOK, inv.RestockProduct, restockProduct)
 	}
 	if pay := h.Payments; pay != nil {
 		if pay.Keys == nil {
 			return errors.New("api: PaymentCommands.Keys is nil")
 		}
-		route(e, "/v1/customers", pay.Keys, http.StatusCreated, pay.OpenAccount, openAccount)
-		route(e, "/v1/customers/:id/deposits", pay.Keys, http.StatusOK, pay.DepositFunds, depositFunds)
+		route(post, "/v1/customers", pay.Keys, http.StatusCreated, pay.OpenAccount, openAccount)
+		route(post, "/v1/customers/:id/deposits", pay.Keys, http.StatusOK, pay.DepositFunds, depositFunds)
 	}
 	if ord := h.Orders; ord != nil {
 		if ord.Keys == nil {
 			return errors.New("api: OrderCommands.Keys is nil")
 		}
-		route(e, "/v1/orders", ord.Keys, http.StatusAccepted, ord.PlaceOrder, placeOrder)
-		route(e, "/v1/orders/:id/cancel", ord.Keys, http.StatusAccepted, ord.CancelOrder, cancelOrder)
+		route(post, "/v1/orders", ord.Keys, http.StatusAccepted, ord.PlaceOrder, placeOrder)
+		route(post, "/v1/orders/:id/cancel", ord.Keys, http.StatusAccepted, ord.CancelOrder, cancelOrder)
 	}
 	return nil
 }
@@ -104,9 +114,9 @@ func RegisterWriteRoutes(e *echo.Echo, h WriteHandlers) error {
 // decodeFunc turns a request into a command, or returns the problem with it.
 type decodeFunc[C any] func(c echo.Context, body []byte) (C, error)
 
-// route registers POST path for handler h unless h is nil. A path without :id creates a
-// resource: its responses carry Location path/<id>.
-func route[C any](e *echo.Echo, path string, keys IdempotencyKeys, status int, h CommandHandler[C], decode decodeFunc[C]) {
+// route registers, with post, POST path for handler h unless h is nil. A path without :id
+// creates a resource: its responses carry Location path/<id>.
+func route[C any](post func(string, echo.HandlerFunc), path string, keys IdempotencyKeys, status int, h CommandHandler[C], decode decodeFunc[C]) {
 	if h == nil {
 		return
 	}
@@ -121,7 +131,7 @@ func route[C any](e *echo.Echo, path string, keys IdempotencyKeys, status int, h
 		}
 		return h.Handle(c.Request().Context(), cmd, opts)
 	}
-	e.POST(path, rt.handle)
+	post(path, rt.handle)
 }
 
 // registerProduct decodes {sku,name,description,price_cents,currency,initial_stock}.

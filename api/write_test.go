@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -610,6 +614,15 @@ func TestErrorMapping(t *testing.T) {
 		{"not found", &command.NotFoundError{Type: "order", ID: "x"}, http.StatusNotFound, ""},
 		{"rule", fmt.Errorf("cancel: %w", order.ErrNotCancellable), http.StatusConflict, "order_not_cancellable"},
 		{"anything else", fmt.Errorf("connection refused"), http.StatusInternalServerError, ""},
+		{"other database error", fmt.Errorf("save: %w", &pgconn.PgError{Code: pgerrcode.UniqueViolation}), http.StatusInternalServerError, ""},
+		{"command deadline", fmt.Errorf("load: %w", context.DeadlineExceeded), http.StatusServiceUnavailable, ""},
+		{"network error", fmt.Errorf("write: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), http.StatusServiceUnavailable, ""},
+		{"connection lost", fmt.Errorf("write: %w", io.ErrUnexpectedEOF), http.StatusServiceUnavailable, ""},
+		{"connection closed", fmt.Errorf("write: %w", pgconn.ErrConnClosed), http.StatusServiceUnavailable, ""},
+		{"connection exception", fmt.Errorf("write: %w", &pgconn.PgError{Code: pgerrcode.ConnectionFailure}), http.StatusServiceUnavailable, ""},
+		{"admin shutdown", fmt.Errorf("write: %w", &pgconn.PgError{Code: pgerrcode.AdminShutdown}), http.StatusServiceUnavailable, ""},
+		{"cannot connect now", fmt.Errorf("write: %w", &pgconn.PgError{Code: pgerrcode.CannotConnectNow}), http.StatusServiceUnavailable, ""},
+		{"too many connections", fmt.Errorf("write: %w", &pgconn.PgError{Code: pgerrcode.TooManyConnections}), http.StatusServiceUnavailable, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -619,9 +632,13 @@ func TestErrorMapping(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := &writeAPI{e: e}
-			p := wantProblem(t, w.post("/v1/orders/"+uuid.NewString()+"/cancel", ""), tt.status)
+			rec := w.post("/v1/orders/"+uuid.NewString()+"/cancel", "")
+			p := wantProblem(t, rec, tt.status)
 			if p.Code != tt.code || (tt.status == 500 && p.Detail != "internal error") {
 				t.Errorf("problem = %+v", p)
+			}
+			if retry := rec.Header().Get("Retry-After"); (tt.status == 503) != (retry != "") {
+				t.Errorf("Retry-After = %q with status %d", retry, tt.status)
 			}
 		})
 	}

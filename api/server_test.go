@@ -1,0 +1,124 @@
+package api_test
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/shopflow/api"
+	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/command"
+	"github.com/shopflow/shopflow/internal/health"
+)
+
+// panicking is a handler that panics.
+type panicking[C any] struct{}
+
+func (panicking[C]) Handle(context.Context, C, command.Options) (command.Result, error) {
+	panic("handler bug")
+}
+
+// logRecord is a request log line.
+type logRecord struct {
+	Level  string `json:"level"`
+	Msg    string `json:"msg"`
+	URI    string `json:"uri"`
+	Status int    `json:"status"`
+	Err    string `json:"err"`
+}
+
+// TestRequestLogRecordsStatusSent: the request log and the request metric record the
+// status the error handler sent, and a 5xx's log carries its error.
+func TestRequestLogRecordsStatusSent(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler api.CommandHandler[command.CancelOrder]
+		status  int
+		err     string
+		fields  []string
+	}{
+		{"invalid", failing[command.CancelOrder]{&domain.ValidationError{Fields: []domain.FieldError{{Field: "reason", Reason: "bad"}}}}, 422, "", []string{"reason"}},
+		{"internal error", failing[command.CancelOrder]{errors.New("disk on fire")}, 500, "disk on fire", nil},
+		{"not found", failing[command.CancelOrder]{&command.NotFoundError{Type: "order", ID: "x"}}, 404, "", nil},
+		{"panic", panicking[command.CancelOrder]{}, 500, "handler bug", nil},
+		{"unavailable", failing[command.CancelOrder]{fmt.Errorf("load: %w", io.ErrUnexpectedEOF)}, 503, "unexpected EOF", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			reg := prometheus.NewRegistry()
+			e := api.New(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second), Registry: reg})
+			h := api.OrderCommands{Keys: &eventstore.Store{}, CancelOrder: tt.handler}
+			if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &h}); err != nil {
+				t.Fatal(err)
+			}
+			w := &writeAPI{e: e}
+			wantProblem(t, w.post("/v1/orders/"+uuid.NewString()+"/cancel", ""), tt.status, tt.fields...)
+			rec := requestLog(t, logs.String())
+			if rec.Status != tt.status || !strings.Contains(rec.Err, tt.err) || (tt.err == "") != (rec.Err == "") {
+				t.Errorf("logged status %d, err %q; want %d, %q", rec.Status, rec.Err, tt.status, tt.err)
+			}
+			if wantLevel := map[int]string{500: "ERROR", 503: "WARN"}[tt.status]; rec.Level != cmp.Or(wantLevel, "INFO") {
+				t.Errorf("level %s, want %s", rec.Level, wantLevel)
+			}
+			if n := measured(t, reg, strconv.Itoa(tt.status)); n != 1 {
+				t.Errorf("%d requests measured with status %d, want 1", n, tt.status)
+			}
+		})
+	}
+}
+
+// requestLog returns the one "request" record of a JSON log.
+func requestLog(t testing.TB, log string) logRecord {
+	t.Helper()
+	var found []logRecord
+	for sc := bufio.NewScanner(strings.NewReader(log)); sc.Scan(); {
+		var rec logRecord
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if rec.Msg == "request" {
+			found = append(found, rec)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d request records, want 1:\n%s", len(found), log)
+	}
+	return found[0]
+}
+
+// measured returns how many requests the request metric counted with the given status.
+func measured(t testing.TB, reg *prometheus.Registry, status string) uint64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, f := range families {
+		if f.GetName() != "shopflow_http_request_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "status" && l.GetValue() == status {
+					n += m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return n
+}
