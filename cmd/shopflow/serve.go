@@ -161,6 +161,7 @@ func newServer(cfg config.Config, d *deps, reg *prometheus.Registry, pcfg projec
 	e := api.New(api.Options{Log: log, Health: d.checker(cfg.ReadModels), Registry: reg})
 	handlers, err := writeHandlers(d.stores)
 	if err == nil {
+		handlers.Options = api.WriteOptions{MaxInFlight: cfg.MaxCommandsInFlight, Timeout: cfg.CommandTimeout, Registry: reg}
 		err = api.RegisterWriteRoutes(e, handlers)
 	}
 	if err != nil || !cfg.ReadModels {

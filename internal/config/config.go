@@ -54,6 +54,13 @@ type Config struct {
 	IdempotencyRetention time.Duration `env:"SHOPFLOW_IDEMPOTENCY_RETENTION" envDefault:"168h"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `env:"SHOPFLOW_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	// MaxCommandsInFlight bounds the commands the write API runs at once; past it a command
+	// is answered 503 with Retry-After at once (see api.DefaultMaxCommandsInFlight for why 64).
+	MaxCommandsInFlight int `env:"SHOPFLOW_MAX_COMMANDS_IN_FLIGHT" envDefault:"64"`
+	// CommandTimeout is each write API command's deadline; a command past it is answered
+	// 503 with Retry-After. It must be shorter than ShutdownTimeout, so that a drain lets
+	// running commands finish.
+	CommandTimeout time.Duration `env:"SHOPFLOW_COMMAND_TIMEOUT" envDefault:"5s"`
 }
 
 // Load reads the environment and validates the result. The error lists every problem.
@@ -151,5 +158,19 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
+	errs = append(errs, c.validateCommands()...)
 	return errors.Join(errs...)
+}
+
+// validateCommands checks the write API's bounds.
+func (c Config) validateCommands() []error {
+	var errs []error
+	if c.MaxCommandsInFlight < 1 {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_MAX_COMMANDS_IN_FLIGHT: must be at least 1, got %d", c.MaxCommandsInFlight))
+	}
+	if c.CommandTimeout <= 0 || c.CommandTimeout >= c.ShutdownTimeout {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_COMMAND_TIMEOUT: want a positive duration shorter than SHOPFLOW_SHUTDOWN_TIMEOUT (%s), got %s",
+			c.ShutdownTimeout, c.CommandTimeout))
+	}
+	return errs
 }

@@ -41,6 +41,41 @@ func TestLoadRejectsUnparsableValue(t *testing.T) {
 	}
 }
 
+func TestCommandBounds(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		cfg, err := Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.MaxCommandsInFlight != 64 || cfg.CommandTimeout != 5*time.Second {
+			t.Errorf("max in flight %d, timeout %s; want 64, 5s", cfg.MaxCommandsInFlight, cfg.CommandTimeout)
+		}
+	})
+	t.Run("set", func(t *testing.T) {
+		t.Setenv("SHOPFLOW_MAX_COMMANDS_IN_FLIGHT", "8")
+		t.Setenv("SHOPFLOW_COMMAND_TIMEOUT", "1500ms")
+		cfg, err := Load()
+		if err != nil || cfg.MaxCommandsInFlight != 8 || cfg.CommandTimeout != 1500*time.Millisecond {
+			t.Errorf("got %d, %s, %v; want 8, 1.5s", cfg.MaxCommandsInFlight, cfg.CommandTimeout, err)
+		}
+	})
+	for _, tt := range []struct{ name, bound, timeout, want string }{
+		{"zero bound", "0", "5s", "SHOPFLOW_MAX_COMMANDS_IN_FLIGHT"},
+		{"negative bound", "-1", "5s", "SHOPFLOW_MAX_COMMANDS_IN_FLIGHT"},
+		{"zero timeout", "64", "0s", "SHOPFLOW_COMMAND_TIMEOUT"},
+		{"timeout past the drain", "64", "20s", "SHOPFLOW_COMMAND_TIMEOUT"},
+		{"unparsable timeout", "64", "soon", "SHOPFLOW_COMMAND_TIMEOUT"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("SHOPFLOW_MAX_COMMANDS_IN_FLIGHT", tt.bound)
+			t.Setenv("SHOPFLOW_COMMAND_TIMEOUT", tt.timeout)
+			if _, err := Load(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("want an error naming %s, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
 func TestRetention(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		cfg, err := Load()
