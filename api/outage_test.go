@@ -24,7 +24,7 @@ import (
 
 // proxiedOrders serves the orders write API on a fresh database that it reaches through a
 // proxy the test can cut. Its request log goes to the returned buffer.
-func proxiedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *tcpProxy, *syncBuffer) {
+func proxiedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *testenv.TCPProxy, *syncBuffer) {
 	t.Helper()
 	dbURL := testenv.Database(t)
 	if err := eventstore.Migrate(dbURL); err != nil {
@@ -34,7 +34,7 @@ func proxiedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *tcpProxy, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, u.Host)
+	proxy := testenv.NewTCPProxy(t, u.Host)
 	u.Host = proxy.Addr()
 	pool, err := postgres.Open(ctx(t), u.String())
 	if err != nil {

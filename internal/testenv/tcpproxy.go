@@ -1,4 +1,4 @@
-package api_test
+package testenv
 
 import (
 	"io"
@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// tcpProxy forwards TCP connections to a real server, so that a test can take the server
+// TCPProxy forwards TCP connections to a real server, so that a test can take the server
 // away on cue: Cut refuses connections (the port is closed) and Stall black-holes them
 // (accepted, never answered); both drop the open ones. Restore forwards again.
-type tcpProxy struct {
+type TCPProxy struct {
 	t      testing.TB
 	target string
 	addr   string // the proxy's address, the same across Cut and Restore
@@ -21,10 +21,10 @@ type tcpProxy struct {
 	conns   map[net.Conn]bool // every open connection, both sides
 }
 
-// newTCPProxy listens on a free local port and forwards to target until the test ends.
-func newTCPProxy(t testing.TB, target string) *tcpProxy {
+// NewTCPProxy listens on a free local port and forwards to target until the test ends.
+func NewTCPProxy(t testing.TB, target string) *TCPProxy {
 	t.Helper()
-	p := &tcpProxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
+	p := &TCPProxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
 	p.listen()
 	t.Cleanup(func() {
 		p.mu.Lock()
@@ -35,7 +35,7 @@ func newTCPProxy(t testing.TB, target string) *tcpProxy {
 }
 
 // listen opens the listener on p.addr and accepts on it.
-func (p *tcpProxy) listen() {
+func (p *TCPProxy) listen() {
 	p.t.Helper()
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
@@ -47,7 +47,7 @@ func (p *tcpProxy) listen() {
 	go p.accept(ln)
 }
 
-func (p *tcpProxy) accept(ln net.Listener) {
+func (p *TCPProxy) accept(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -58,7 +58,7 @@ func (p *tcpProxy) accept(ln net.Listener) {
 }
 
 // serve forwards one client connection, or holds it unanswered while stalled.
-func (p *tcpProxy) serve(client net.Conn) {
+func (p *TCPProxy) serve(client net.Conn) {
 	if !p.track(client) {
 		return
 	}
@@ -75,7 +75,7 @@ func (p *tcpProxy) serve(client net.Conn) {
 }
 
 // pipe copies src to dst, then closes both.
-func (p *tcpProxy) pipe(dst, src net.Conn) {
+func (p *TCPProxy) pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	for _, c := range []net.Conn{dst, src} {
 		c.Close()
@@ -86,7 +86,7 @@ func (p *tcpProxy) pipe(dst, src net.Conn) {
 }
 
 // track records c as open; it closes c and returns false if the proxy is cut.
-func (p *tcpProxy) track(c net.Conn) bool {
+func (p *TCPProxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln == nil {
@@ -97,24 +97,24 @@ func (p *tcpProxy) track(c net.Conn) bool {
 	return true
 }
 
-func (p *tcpProxy) isStalled() bool {
+func (p *TCPProxy) isStalled() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stalled
 }
 
 // Addr is the proxy's host:port.
-func (p *tcpProxy) Addr() string { return p.addr }
+func (p *TCPProxy) Addr() string { return p.addr }
 
 // Cut closes the port and drops every open connection: clients get "connection refused".
-func (p *tcpProxy) Cut() {
+func (p *TCPProxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closeLocked()
 }
 
 // Stall drops every open connection and accepts new ones without ever answering.
-func (p *tcpProxy) Stall() {
+func (p *TCPProxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stalled = true
@@ -122,7 +122,7 @@ func (p *tcpProxy) Stall() {
 }
 
 // Restore forwards again, on the same port; connections held by Stall are dropped.
-func (p *tcpProxy) Restore() {
+func (p *TCPProxy) Restore() {
 	p.mu.Lock()
 	p.stalled = false
 	p.dropLocked()
@@ -133,7 +133,7 @@ func (p *tcpProxy) Restore() {
 	}
 }
 
-func (p *tcpProxy) closeLocked() {
+func (p *TCPProxy) closeLocked() {
 	if p.ln != nil {
 		p.ln.Close()
 		p.ln = nil
@@ -141,7 +141,7 @@ func (p *tcpProxy) closeLocked() {
 	p.dropLocked()
 }
 
-func (p *tcpProxy) dropLocked() {
+func (p *TCPProxy) dropLocked() {
 	for c := range p.conns {
 		c.Close()
 		delete(p.conns, c)
