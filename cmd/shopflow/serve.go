@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -23,6 +24,7 @@ import (
 	"github.com/shopflow/shopflow/internal/health"
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/postgres"
+	"github.com/shopflow/shopflow/internal/supervisor"
 	"github.com/shopflow/shopflow/projections"
 	"github.com/shopflow/shopflow/sagas"
 )
@@ -101,7 +103,7 @@ func (d *deps) checker(readModels bool) *health.Checker {
 	return h
 }
 
-// serve runs the HTTP API and, per context, the outbox relay and the saga reactor. Shutdown order on SIGTERM:
+// serve runs the HTTP API and the supervised workers (see supervise). Shutdown order on SIGTERM:
 // stop HTTP intake and drain requests, then stop the workers, then flush the producer, then
 // close connections (deferred).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -126,17 +128,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.ReadModels { // this process's workers wake the reads waiting for what they store
 		pcfg.Changes = projections.NewChanges()
 	}
-	e, err := newServer(cfg, d, reg, pcfg, log)
+	sup, err := supervise(cfg, d, reg, pcfg, log)
+	if err != nil {
+		return err
+	}
+	e, err := newServer(cfg, d, sup, reg, pcfg, log)
 	if err != nil {
 		return err
 	}
 	workers, stopWorkers := context.WithCancel(context.Background())
-	wait, err := startWorkers(workers, cfg, d, reg, pcfg, log)
-	if err != nil {
-		stopWorkers()
-		wait()
-		return err
-	}
+	var wg sync.WaitGroup
+	wg.Go(func() { sup.Run(workers) })
 	err = listen(ctx, e, cfg.HTTPAddr, log)
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -145,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
 	}
 	stopWorkers()
-	wait()
+	wg.Wait()
 	for c, p := range d.producers {
 		if ferr := p.Flush(sctx); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("flush %s relay producer: %w", c, ferr))
@@ -157,8 +159,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // newServer builds the HTTP API: operational routes, the write routes of the hosted
 // contexts and, with read models on, the read routes.
-func newServer(cfg config.Config, d *deps, reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) (*echo.Echo, error) {
-	e := api.New(api.Options{Log: log, Health: d.checker(cfg.ReadModels), Registry: reg})
+func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) (*echo.Echo, error) {
+	h := d.checker(cfg.ReadModels)
+	for name, check := range sup.Checks() {
+		h.Add(name, check)
+	}
+	e := api.New(api.Options{Log: log, Health: h, Registry: reg})
 	handlers, err := writeHandlers(d.stores)
 	if err == nil {
 		handlers.Options = api.WriteOptions{MaxInFlight: cfg.MaxCommandsInFlight, Timeout: cfg.CommandTimeout, Registry: reg}
@@ -188,39 +194,64 @@ func listen(ctx context.Context, e *echo.Echo, addr string, log *slog.Logger) er
 	}
 }
 
-// startWorkers runs, per hosted context, the outbox relay and the saga reactor, and with read
-// models on the projection workers; the returned function waits for all of them after ctx
-// ends (also when starting failed part way).
-func startWorkers(ctx context.Context, cfg config.Config, d *deps, reg prometheus.Registerer, pcfg projections.Config, log *slog.Logger) (func(), error) {
+// supervise builds the supervisor of the process's workers: per hosted context the outbox
+// relay, the saga reactor (the orders one with its deadline scanner) and the pruner of the
+// inbox and idempotency keys; with read models on, the live worker of every read model.
+// Each worker's health is part of readiness.
+func supervise(cfg config.Config, d *deps, reg prometheus.Registerer, pcfg projections.Config, log *slog.Logger) (*supervisor.Supervisor, error) {
+	sup := supervisor.New(supervisor.Config{Log: log, Registry: reg})
 	relayMetrics := eventstore.NewRelayMetricVecs(reg)
-	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, Log: log, Metrics: sagas.NewMetrics(reg)}
-	var wg sync.WaitGroup
+	pruneMetrics := eventstore.NewPrunerMetricVecs(reg)
+	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, InstanceID: cfg.GroupInstanceID(),
+		Log: log, Metrics: sagas.NewMetrics(reg)}
 	for _, c := range cfg.Contexts {
 		relay, err := eventstore.NewRelay(d.pools[c], d.producers[c], eventstore.RelayConfig{
 			Topic: kafka.EventsTopic(c), Log: log, Metrics: relayMetrics.For(c),
 		})
 		if err != nil {
-			return wg.Wait, err
+			return nil, err
 		}
 		reactor, err := sagas.NewReactor(c, sagaCfg, d.stores[c], d.pools[c])
 		if err != nil {
-			return wg.Wait, err
+			return nil, err
 		}
-		wg.Go(func() { _ = relay.Run(ctx) })
-		wg.Go(func() {
-			if err := reactor.Run(ctx); err != nil {
-				log.Error("saga reactor stopped", "context", c, "err", err)
-			}
-		})
+		pruner, err := eventstore.NewPruner(d.pools[c], eventstore.PrunerConfig{Name: c, InboxRetention: cfg.InboxRetention,
+			IdempotencyRetention: cfg.IdempotencyRetention, Log: log, Metrics: pruneMetrics.For(c)})
+		if err != nil {
+			return nil, err
+		}
+		sup.Add("relay_"+c, relay.Run, relay.Health)
+		sup.Add("saga_"+c, reactor.Run, reactor.Health)
+		sup.Add("prune_"+c, pruner.Run, nil)
 	}
 	if cfg.ReadModels {
-		wg.Go(func() {
-			if err := projections.RunWorkers(ctx, d.es, pcfg); err != nil {
-				log.Error("projection workers stopped", "err", err)
-			}
-		})
+		if err := pcfg.Validate(); err != nil {
+			return nil, err
+		}
+		for _, name := range projections.Names() {
+			addProjection(sup, name, d.es, pcfg)
+		}
 	}
-	return wg.Wait, nil
+	return sup, nil
+}
+
+// addProjection supervises the live worker of a read model. A worker runs once (Run closes
+// its Kafka client), so each start builds a new one.
+func addProjection(sup *supervisor.Supervisor, name string, es *elasticsearch.Client, pcfg projections.Config) {
+	var current atomic.Pointer[projections.Worker]
+	sup.Add("projection_"+name, func(ctx context.Context) error {
+		w, err := projections.NewWorker(name, es, pcfg)
+		if err != nil {
+			return err
+		}
+		current.Store(w)
+		return w.Run(ctx)
+	}, func() error {
+		if w := current.Load(); w != nil {
+			return w.Health()
+		}
+		return errors.New("not started")
+	})
 }
 
 // projectionConfig is the read models' configuration; reg (nil for CLI use) receives their

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -61,6 +62,36 @@ type Config struct {
 	// 503 with Retry-After. It must be shorter than ShutdownTimeout, so that a drain lets
 	// running commands finish.
 	CommandTimeout time.Duration `env:"SHOPFLOW_COMMAND_TIMEOUT" envDefault:"5s"`
+	// InstanceID names this process in the Kafka consumer groups of its reactors and
+	// projection workers (static membership, see internal/kafka): restarted under the same
+	// id, it gets its partitions back at once. Unique per process and stable across its
+	// restarts; default: the host name and the hosted contexts. "dynamic" turns static
+	// membership off. Use GroupInstanceID, which applies the default.
+	InstanceID string `env:"SHOPFLOW_INSTANCE_ID"`
+}
+
+// DynamicMembership is the InstanceID that turns static group membership off.
+const DynamicMembership = "dynamic"
+
+// GroupInstanceID is the consumer groups' instance id of this process ("" for dynamic
+// membership): InstanceID, or by default "<host name>/<contexts>[/read-models]", which is
+// unique per process on a host unless two processes host the same parts.
+func (c Config) GroupInstanceID() string {
+	switch c.InstanceID {
+	case DynamicMembership:
+		return ""
+	case "":
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		id := host + "/" + strings.Join(c.Contexts, "+")
+		if c.ReadModels {
+			id += "/read-models"
+		}
+		return id
+	}
+	return c.InstanceID
 }
 
 // Load reads the environment and validates the result. The error lists every problem.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,25 @@ func TestRetention(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestGroupInstanceID(t *testing.T) {
+	host, _ := os.Hostname()
+	cfg := Config{Contexts: []string{"orders", "payments"}, ReadModels: true}
+	if got, want := cfg.GroupInstanceID(), host+"/orders+payments/read-models"; got != want {
+		t.Errorf("default: %q, want %q", got, want)
+	}
+	cfg.ReadModels = false
+	if got, want := cfg.GroupInstanceID(), host+"/orders+payments"; got != want {
+		t.Errorf("without read models: %q, want %q", got, want)
+	}
+	cfg.InstanceID = "shopflow-0"
+	if got := cfg.GroupInstanceID(); got != "shopflow-0" {
+		t.Errorf("explicit: %q", got)
+	}
+	cfg.InstanceID = DynamicMembership
+	if got := cfg.GroupInstanceID(); got != "" {
+		t.Errorf("dynamic: %q, want none", got)
 	}
 }
