@@ -257,7 +257,7 @@ func addProjection(sup *supervisor.Supervisor, name string, es *elasticsearch.Cl
 // projectionConfig is the read models' configuration; reg (nil for CLI use) receives their
 // metrics.
 func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (projections.Config, error) {
-	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, Log: log}
+	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, InstanceID: cfg.GroupInstanceID(), Log: log}
 	if reg != nil {
 		m, err := projections.NewMetrics(reg)
 		if err != nil {
