@@ -55,7 +55,13 @@
 // consumers deduplicate by (stream id, version). Writers NOTIFY after their commit (not
 // inside it: a NOTIFY holds a cluster-wide lock through the commit's WAL flush and would
 // serialise all writers), coalesced per process; the relay LISTENs and falls back to a 1 s
-// poll if a notification was lost. One relay per database publishes at a time: it holds a
+// poll if a notification was lost. Idle is idle: every notification means "look again",
+// so all those received since a fetch began are answered by the next fetch (pgx would
+// otherwise queue them and replay one per idle round, long after a burst), and the check
+// for committed-but-not-final events is an ordered LIMIT 1 scan, which stays on the
+// (transaction_id, position) index under the generic plan Postgres gives prepared
+// statements. An idle relay makes a fetch and a check per second
+// (shopflow_relay_queries_total). One relay per database publishes at a time: it holds a
 // Postgres advisory lock on its own connection, which the server releases when the process
 // dies, and standbys retry the lock every second.
 //
