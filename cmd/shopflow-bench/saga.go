@@ -87,10 +87,21 @@ type sagaRig struct {
 	products  []string
 	customers []string
 	settled   sync.Map // order id → time its settling event was acknowledged
+	catalogue sagaCatalogue
+	registry  *prometheus.Registry // the reactors' metrics
 }
 
+// sagaCatalogue is how many products and customers a rig registers.
+type sagaCatalogue struct{ products, customers int }
+
 func newSagaRig(ctx context.Context, o options) (*sagaRig, error) {
-	r := &sagaRig{stores: map[string]*eventstore.Store{}, pools: map[string]*pgxpool.Pool{}}
+	return newSagaRigOf(ctx, o, sagaCatalogue{sagaProducts, sagaCustomers})
+}
+
+// newSagaRigOf is newSagaRig with another catalogue.
+func newSagaRigOf(ctx context.Context, o options, c sagaCatalogue) (*sagaRig, error) {
+	r := &sagaRig{stores: map[string]*eventstore.Store{}, pools: map[string]*pgxpool.Pool{}, catalogue: c,
+		registry: prometheus.NewRegistry()}
 	if err := r.setup(ctx, o); err != nil {
 		r.close()
 		return nil, err
@@ -107,7 +118,7 @@ func (r *sagaRig) close() {
 
 func (r *sagaRig) setup(ctx context.Context, o options) error {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r.cfg = sagas.Config{Brokers: o.cfg.KafkaBrokers, Log: slog.Default()}
+	r.cfg = sagas.Config{Brokers: o.cfg.KafkaBrokers, Log: slog.Default(), Metrics: sagas.NewMetrics(r.registry)}
 	for _, c := range []string{sagas.Orders, sagas.Inventory, sagas.Payments} {
 		if err := r.database(ctx, o, c); err != nil {
 			return err
@@ -235,10 +246,10 @@ func (r *sagaRig) seed(ctx context.Context) error {
 	if r.place, err = command.NewPlaceOrderHandler(r.stores[sagas.Orders], command.Config{}); err != nil {
 		return err
 	}
-	if r.products, err = seedProducts(ctx, r.stores[sagas.Inventory]); err != nil {
+	if r.products, err = seedProducts(ctx, r.stores[sagas.Inventory], r.catalogue.products); err != nil {
 		return err
 	}
-	if r.customers, err = seedCustomers(ctx, r.stores[sagas.Payments]); err != nil {
+	if r.customers, err = seedCustomers(ctx, r.stores[sagas.Payments], r.catalogue.customers); err != nil {
 		return err
 	}
 	ids := make([]string, 20)
@@ -250,12 +261,12 @@ func (r *sagaRig) seed(ctx context.Context) error {
 	return r.waitSettled(ctx, ids, time.Minute)
 }
 
-func seedProducts(ctx context.Context, store *eventstore.Store) ([]string, error) {
+func seedProducts(ctx context.Context, store *eventstore.Store, n int) ([]string, error) {
 	h, err := command.NewRegisterProductHandler(store, command.Config{})
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, sagaProducts)
+	ids := make([]string, n)
 	for i := range ids {
 		res, err := h.Handle(ctx, command.RegisterProduct{SKU: fmt.Sprintf("SKU-%d", i), Name: "Bench product",
 			PriceCents: int64(100 + i*10), Currency: "EUR", InitialStock: 1_000_000_000}, command.Options{})
@@ -267,13 +278,13 @@ func seedProducts(ctx context.Context, store *eventstore.Store) ([]string, error
 	return ids, nil
 }
 
-func seedCustomers(ctx context.Context, store *eventstore.Store) ([]string, error) {
+func seedCustomers(ctx context.Context, store *eventstore.Store, n int) ([]string, error) {
 	open, err1 := command.NewOpenAccountHandler(store, command.Config{})
 	deposit, err2 := command.NewDepositFundsHandler(store, command.Config{})
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
 	}
-	ids := make([]string, sagaCustomers)
+	ids := make([]string, n)
 	for i := range ids {
 		res, err := open.Handle(ctx, command.OpenAccount{Name: "Bench", Email: fmt.Sprintf("c%d@bench.test", i)}, command.Options{})
 		if err != nil {
