@@ -68,6 +68,17 @@ func (r *Root) Load(history []Event, apply func(Event) error) error {
 	return nil
 }
 
+// Restore sets the identifier and the version of an aggregate rebuilt from a snapshot of
+// its state at that version instead of from its events: the aggregate's own Restore
+// function sets its state, then calls it. The root must be new (no id, version or changes),
+// and version must be at least 1; it panics otherwise, as a wiring mistake.
+func (r *Root) Restore(id string, version int64) {
+	if r.id != "" || r.version != 0 || len(r.changes) > 0 || id == "" || version < 1 {
+		panic(fmt.Sprintf("domain: restore %q at version %d onto a used root", id, version))
+	}
+	r.id, r.version = id, version
+}
+
 // Record applies a new event through apply and keeps it as an uncommitted
 // change. Command methods call it after their checks have passed. It panics
 // if apply fails: an aggregate recording an event it cannot apply is a

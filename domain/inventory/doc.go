@@ -4,18 +4,20 @@
 //
 // # Two aggregates
 //
-// [Product] (stream id = product id) owns catalog data, price and stock.
-// Stock is split into available and reserved units; neither ever goes
-// negative. A product remembers every order it has handled, so that per order
-// it reserves at most once and releases at most once: [Product.Reserve] for
-// an order it already handled and [Product.Release] of a reservation it does
-// not hold (or already released) record nothing.
+// [Product] (stream "product-<product id>") owns catalog data, price and
+// stock. Stock is split into available and reserved units; neither ever goes
+// negative. Its state is bounded: it keeps nothing per order, however many
+// orders it served ([StockReserved], [StockReservationFailed] and
+// [StockReleased] still name the order, for the read side), so a snapshot of
+// it ([Product.Snapshot], [RestoreProduct]) stays a few hundred bytes.
 //
-// [OrderReservation] (stream id = order id) records the order-level outcome
-// the saga publishes: [OrderStockReserved] with priced lines and total, or
-// [OrderStockReservationFailed] with a reason, then possibly
-// [OrderStockReleased]. It is the one stream per order the saga dedupes on,
-// and it knows which products to release.
+// [OrderReservation] (stream "order_reservation-<order id>") records the
+// order-level outcome the saga publishes: [OrderStockReserved] with priced
+// lines and total, or [OrderStockReservationFailed] with a reason, then
+// possibly [OrderStockReleased]. It is what remembers the order: a product
+// reserves or releases only through it, so per order stock is reserved at
+// most once and released at most once, and the release takes the reserved
+// quantities from it.
 //
 // # Reserving an order (saga reaction to OrderPlaced)
 //
@@ -30,7 +32,8 @@
 //  3. Append the changes of the OrderReservation and of every product in ONE
 //     transaction with optimistic concurrency on each stream; on a conflict,
 //     reload everything and retry. This atomic append is what makes the
-//     reservation all or nothing.
+//     reservation all or nothing, and what lets the products forget the
+//     order: the reservation's outcome is stored with their stock changes.
 //
 // # Releasing (saga reaction to OrderCancelled, OrderRejected, PaymentDeclined)
 //

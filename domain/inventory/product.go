@@ -9,29 +9,13 @@ import (
 // ProductAggregateType names the Product stream type, for stream ids and topics.
 const ProductAggregateType = "product"
 
-// HoldState is the state of a product's stock hold for one order.
-type HoldState string
-
-// Hold states.
-const (
-	// HoldReserved: the order holds the units.
-	HoldReserved HoldState = "reserved"
-	// HoldReleased: the units went back to available.
-	HoldReleased HoldState = "released"
-	// HoldFailed: the reservation failed; nothing was held.
-	HoldFailed HoldState = "failed"
-)
-
-// StockHold is what a product did for one order.
-type StockHold struct {
-	Quantity       int64
-	UnitPriceCents int64
-	State          HoldState
-}
-
-// Product is the product aggregate. Create one with [RegisterProduct] or
-// rehydrate it with [LoadProduct]; the zero value is not usable. Not safe
-// for concurrent use.
+// Product is the product aggregate. Create one with [RegisterProduct],
+// rehydrate it with [LoadProduct] or restore it from a snapshot with
+// [RestoreProduct]; the zero value is not usable. Not safe for concurrent use.
+//
+// Its state is bounded: catalog data, price and stock, nothing per order. The
+// order's [OrderReservation] remembers what was reserved and released for it,
+// and it is the only caller of the product's reserve and release.
 type Product struct {
 	root        domain.Root
 	sku         string
@@ -41,7 +25,6 @@ type Product struct {
 	currency    string
 	available   int64
 	reserved    int64
-	holds       map[string]StockHold // by order id
 }
 
 // LoadProduct rehydrates a product from its stream's events, oldest first,
@@ -110,12 +93,6 @@ func (p *Product) Available() int64 { return p.available }
 // Reserved returns the units held by orders.
 func (p *Product) Reserved() int64 { return p.reserved }
 
-// Hold returns what the product did for an order, if anything.
-func (p *Product) Hold(orderID string) (StockHold, bool) {
-	h, ok := p.holds[orderID]
-	return h, ok
-}
-
 // apply is the only code that changes a Product's state.
 func (p *Product) apply(e domain.Event) error {
 	if r, ok := e.(ProductRegistered); ok {
@@ -125,7 +102,6 @@ func (p *Product) apply(e domain.Event) error {
 		p.root.SetID(r.ProductID)
 		p.sku, p.name, p.description = r.SKU, r.Name, r.Description
 		p.priceCents, p.currency, p.available = r.PriceCents, r.Currency, r.InitialStock
-		p.holds = make(map[string]StockHold)
 		return nil
 	}
 	if p.root.ID() == "" {
@@ -145,17 +121,12 @@ func (p *Product) applyChange(e domain.Event) error {
 	case StockReserved:
 		p.available -= e.Quantity
 		p.reserved += e.Quantity
-		p.holds[e.OrderID] = StockHold{Quantity: e.Quantity, UnitPriceCents: e.UnitPriceCents, State: HoldReserved}
 		return p.owns(e.ProductID)
-	case StockReservationFailed:
-		p.holds[e.OrderID] = StockHold{Quantity: e.Quantity, State: HoldFailed}
+	case StockReservationFailed: // a fact for the read side; stock is unchanged
 		return p.owns(e.ProductID)
 	case StockReleased:
 		p.available += e.Quantity
 		p.reserved -= e.Quantity
-		h := p.holds[e.OrderID]
-		h.State = HoldReleased
-		p.holds[e.OrderID] = h
 		return p.owns(e.ProductID)
 	default:
 		return fmt.Errorf("product: %w %q", domain.ErrUnknownEventType, e.EventType())

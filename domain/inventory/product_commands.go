@@ -90,47 +90,28 @@ func (p *Product) CanReserve(quantity int64) error {
 	return nil
 }
 
-// Reserve holds quantity units for an order at the current price, recording
-// [StockReserved]; if fewer units are available it records
-// [StockReservationFailed] instead (a fact, not an error) and holds nothing.
-// Once the product has handled the order (reserved, failed or released),
-// Reserve records nothing and returns nil. orderID must be non-empty and
-// quantity greater than 0 (else *domain.ValidationError).
-//
-// To reserve several products all or nothing, use [OrderReservation.Reserve].
-func (p *Product) Reserve(orderID string, quantity int64) error {
-	var v domain.ValidationError
-	v.Check(orderID != "", "order_id", "is required")
-	v.Check(quantity > 0, "quantity", "must be greater than 0")
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if _, handled := p.holds[orderID]; handled {
-		return nil
-	}
+// reserve holds quantity units (at least 1) for an order at the current
+// price, recording [StockReserved]; if fewer units are available it records
+// [StockReservationFailed] instead and holds nothing. It does not remember the
+// order: [OrderReservation.Reserve], its only caller, reserves an order once.
+func (p *Product) reserve(orderID string, quantity int64) {
 	if quantity > p.available {
 		p.root.Record(StockReservationFailed{
 			ProductID: p.ID(), OrderID: orderID, Quantity: quantity,
 			Available: p.available, Reason: ReasonInsufficientStock,
 		}, p.apply)
-		return nil
+		return
 	}
 	p.root.Record(StockReserved{
 		ProductID: p.ID(), OrderID: orderID, Quantity: quantity, UnitPriceCents: p.priceCents,
 	}, p.apply)
-	return nil
 }
 
-// Release returns an order's reserved units to available, recording
-// [StockReleased]. If the product holds no reservation for the order (never
-// reserved, failed or already released) it records nothing and returns nil.
-func (p *Product) Release(orderID string) error {
-	h, ok := p.holds[orderID]
-	if !ok || h.State != HoldReserved {
-		return nil
-	}
-	p.root.Record(StockReleased{ProductID: p.ID(), OrderID: orderID, Quantity: h.Quantity}, p.apply)
-	return nil
+// release returns quantity reserved units of an order to available, recording
+// [StockReleased]. [OrderReservation.Release], its only caller, knows the
+// order's reserved quantity and releases it once.
+func (p *Product) release(orderID string, quantity int64) {
+	p.root.Record(StockReleased{ProductID: p.ID(), OrderID: orderID, Quantity: quantity}, p.apply)
 }
 
 // quantityError is the validation error of a non-positive quantity.

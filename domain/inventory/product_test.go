@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -154,7 +155,7 @@ func TestAddStock(t *testing.T) {
 	}
 	t.Run("limit counts reserved units", func(t *testing.T) {
 		p := newProduct(t, productA, 100, 10)
-		_ = p.Reserve(order1, 4)
+		p.reserve(order1, 4)
 		p.MarkCommitted()
 		err := p.AddStock(MaxStock - 9)
 		if !errors.Is(err, ErrStockLimit) || !errors.Is(err, domain.ErrRuleViolation) {
@@ -186,89 +187,69 @@ func TestCanReserve(t *testing.T) {
 func TestProductReserve(t *testing.T) {
 	t.Run("reserves at current price", func(t *testing.T) {
 		p := newProduct(t, productA, 250, 5)
-		if err := p.Reserve(order1, 5); err != nil {
-			t.Fatal(err)
-		}
+		p.reserve(order1, 5)
 		wantChanges(t, p, StockReserved{ProductID: productA, OrderID: order1, Quantity: 5, UnitPriceCents: 250})
 		stock(t, p, 0, 5)
-		if h, ok := p.Hold(order1); !ok || h != (StockHold{Quantity: 5, UnitPriceCents: 250, State: HoldReserved}) {
-			t.Errorf("hold = %+v, %v", h, ok)
-		}
 	})
 	t.Run("shortage records a failure, moves nothing", func(t *testing.T) {
 		p := newProduct(t, productA, 250, 2)
-		if err := p.Reserve(order1, 3); err != nil {
-			t.Fatal(err)
-		}
+		p.reserve(order1, 3)
 		wantChanges(t, p, StockReservationFailed{ProductID: productA, OrderID: order1, Quantity: 3, Available: 2,
 			Reason: ReasonInsufficientStock})
 		stock(t, p, 2, 0)
 	})
-	t.Run("invalid input", func(t *testing.T) {
-		p := newProduct(t, productA, 250, 2)
-		if got := fieldsOf(t, p.Reserve("", 0)); !slices.Equal(got, []string{"order_id", "quantity"}) {
-			t.Errorf("fields = %v", got)
-		}
-		wantChanges(t, p)
-	})
-	t.Run("second reserve for the same order is a no-op", func(t *testing.T) {
-		for _, first := range []int64{1, 99} { // reserved, failed
-			p := newProduct(t, productA, 250, 5)
-			_ = p.Reserve(order1, first)
-			p.MarkCommitted()
-			before := p.Available()
-			if err := p.Reserve(order1, 2); err != nil {
-				t.Fatal(err)
-			}
-			wantChanges(t, p)
-			if p.Available() != before {
-				t.Errorf("available changed by a duplicate reserve")
-			}
-		}
-	})
-	t.Run("reserve after release is a no-op", func(t *testing.T) {
-		p := newProduct(t, productA, 250, 5)
-		_ = p.Reserve(order1, 2)
-		_ = p.Release(order1)
-		p.MarkCommitted()
-		if err := p.Reserve(order1, 2); err != nil {
-			t.Fatal(err)
-		}
-		wantChanges(t, p)
-		stock(t, p, 5, 0)
-	})
 	t.Run("orders reserve independently", func(t *testing.T) {
 		p := newProduct(t, productA, 250, 5)
-		_ = p.Reserve(order1, 3)
-		_ = p.Reserve(order2, 3) // only 2 left
+		p.reserve(order1, 3)
+		p.reserve(order2, 3) // only 2 left
 		stock(t, p, 2, 3)
-		if h, _ := p.Hold(order2); h.State != HoldFailed {
-			t.Errorf("order2 hold = %+v", h)
-		}
 	})
 }
 
 func TestProductRelease(t *testing.T) {
 	p := newProduct(t, productA, 250, 5)
-	_ = p.Reserve(order1, 3)
-	_ = p.Reserve(order2, 9) // fails
+	p.reserve(order1, 3)
 	p.MarkCommitted()
-	if err := p.Release(order1); err != nil {
-		t.Fatal(err)
-	}
+	p.release(order1, 3)
 	wantChanges(t, p, StockReleased{ProductID: productA, OrderID: order1, Quantity: 3})
 	stock(t, p, 5, 0)
-	if h, _ := p.Hold(order1); h.State != HoldReleased {
-		t.Errorf("hold = %+v", h)
-	}
-	p.MarkCommitted()
-	for _, id := range []string{order1, order2, "never-seen", ""} {
-		if err := p.Release(id); err != nil {
-			t.Errorf("Release(%q) = %v", id, err)
+}
+
+// TestProductStateIsBounded runs a thousand orders through a product (reserved and
+// released, or failed) and expects, besides its version, the very state of the product
+// fresh from registration: nothing per order. The orders' reservation streams remember them.
+func TestProductStateIsBounded(t *testing.T) {
+	busy := newProduct(t, productA, 100, 5)
+	for i := range 1000 {
+		r := newReservationOf(t, fmt.Sprintf("o-%d", i))
+		products := map[string]*Product{productA: busy}
+		quantity := int64(2)
+		if i%3 == 0 {
+			quantity = 9 // fails
+		}
+		if err := r.Reserve(customer, []Line{{productA, quantity}}, products); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Release(products); err != nil {
+			t.Fatal(err)
 		}
 	}
-	wantChanges(t, p) // double release, failed and unknown reservations: no-ops
-	stock(t, p, 5, 0)
+	busy.MarkCommitted()
+	fresh := newProduct(t, productA, 100, 5)
+	fresh.root = busy.root
+	if !reflect.DeepEqual(busy, fresh) {
+		t.Errorf("after 1000 orders the product is %+v,\n   fresh from registration %+v", busy, fresh)
+	}
+}
+
+// newReservationOf returns the empty reservation of an order.
+func newReservationOf(t testing.TB, orderID string) *OrderReservation {
+	t.Helper()
+	r, err := LoadOrderReservation(orderID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestLoadProductRebuildsSameState(t *testing.T) {
@@ -277,10 +258,10 @@ func TestLoadProductRebuildsSameState(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.AddStock(5)
-	_ = p.Reserve(order1, 4)
-	_ = p.Reserve(order2, 100)
-	_ = p.Reserve("o-3", 2)
-	_ = p.Release(order1)
+	p.reserve(order1, 4)
+	p.reserve(order2, 100)
+	p.reserve("o-3", 2)
+	p.release(order1, 4)
 	history := p.Changes()
 	p.MarkCommitted()
 	loaded, err := LoadProduct(history)

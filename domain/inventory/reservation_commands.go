@@ -30,9 +30,10 @@ var ErrMissingProduct = errors.New("reserved product not loaded")
 //   - [OrderStockReserved], each product recording [StockReserved].
 //
 // The caller must append the changes of r and of every product in one
-// transaction. An error wrapping domain.ErrInvalidHistory means a product
-// had already handled the order although r had no outcome (the appends were
-// not atomic); on any error the caller must append nothing.
+// transaction: r is what remembers that the order was handled (products keep
+// nothing per order), so appending a product's changes without r's would let
+// a redelivered OrderPlaced reserve again. On an error the caller must append
+// nothing.
 func (r *OrderReservation) Reserve(customerID string, lines []Line, products map[string]*Product) error {
 	if r.status != ReservationNone {
 		return nil
@@ -52,7 +53,8 @@ func (r *OrderReservation) Reserve(customerID string, lines []Line, products map
 		r.fail(customerID, ReasonInsufficientStock, ids)
 		return nil
 	}
-	return r.reserveAll(customerID, lines, products)
+	r.reserveAll(customerID, lines, products)
+	return nil
 }
 
 // checkReserveInput validates the order lines given to Reserve.
@@ -104,7 +106,7 @@ func (r *OrderReservation) recordShortages(lines []Line, products map[string]*Pr
 		p := products[l.ProductID]
 		if p.CanReserve(l.Quantity) != nil {
 			ids = append(ids, l.ProductID)
-			_ = p.Reserve(r.ID(), l.Quantity) // input already validated; records the failure
+			p.reserve(r.ID(), l.Quantity) // records the failure
 		}
 	}
 	return ids
@@ -112,27 +114,21 @@ func (r *OrderReservation) recordShortages(lines []Line, products map[string]*Pr
 
 // reserveAll reserves every line (all are known to be available) and
 // records OrderStockReserved.
-func (r *OrderReservation) reserveAll(customerID string, lines []Line, products map[string]*Product) error {
+func (r *OrderReservation) reserveAll(customerID string, lines []Line, products map[string]*Product) {
 	reserved := make([]ReservedLine, 0, len(lines))
 	var total int64
 	for _, l := range lines {
 		p := products[l.ProductID]
-		_ = p.Reserve(r.ID(), l.Quantity) // input already validated
-		h, _ := p.Hold(r.ID())
-		if h.State != HoldReserved || h.Quantity != l.Quantity {
-			return fmt.Errorf("reserve order %s: product %s already handled it (%s): %w",
-				r.ID(), p.ID(), h.State, domain.ErrInvalidHistory)
-		}
+		p.reserve(r.ID(), l.Quantity)
 		reserved = append(reserved, ReservedLine{
-			ProductID: p.ID(), SKU: p.SKU(), Name: p.Name(), Quantity: l.Quantity, UnitPriceCents: h.UnitPriceCents,
+			ProductID: p.ID(), SKU: p.SKU(), Name: p.Name(), Quantity: l.Quantity, UnitPriceCents: p.PriceCents(),
 		})
-		total += l.Quantity * h.UnitPriceCents // bounded by the domain limits
+		total += l.Quantity * p.PriceCents() // bounded by the domain limits
 	}
 	r.root.Record(OrderStockReserved{
 		OrderID: r.ID(), CustomerID: customerID, Lines: reserved,
 		TotalCents: total, Currency: products[lines[0].ProductID].Currency(),
 	}, r.apply)
-	return nil
 }
 
 // fail records OrderStockReservationFailed.
@@ -145,7 +141,10 @@ func (r *OrderReservation) fail(customerID string, reason Reason, productIDs []s
 // Release ends the order's reservation, recording [OrderStockReleased] and,
 // on each reserved product, [StockReleased]. products maps product id to the
 // loaded aggregate and must hold every id of [OrderReservation.ProductIDs]
-// (else an error wrapping [ErrMissingProduct], nothing recorded).
+// (else an error wrapping [ErrMissingProduct], nothing recorded). A product
+// holding fewer reserved units than the order reserved on it gives an error
+// wrapping domain.ErrInvalidHistory (its stream and the reservation's were not
+// appended together), nothing recorded.
 //
 // If nothing was reserved yet it records OrderStockReleased with no lines,
 // closing the reservation so a late Reserve does nothing. If the reservation
@@ -160,14 +159,19 @@ func (r *OrderReservation) Release(products map[string]*Product) error {
 		r.root.Record(OrderStockReleased{OrderID: r.ID(), Lines: []Line{}}, r.apply)
 		return nil
 	}
-	for _, id := range r.ProductIDs() {
-		if products[id] == nil {
-			return fmt.Errorf("release order %s: product %s: %w", r.ID(), id, ErrMissingProduct)
+	for _, l := range r.lines {
+		p := products[l.ProductID]
+		if p == nil {
+			return fmt.Errorf("release order %s: product %s: %w", r.ID(), l.ProductID, ErrMissingProduct)
+		}
+		if p.Reserved() < l.Quantity {
+			return fmt.Errorf("release order %s: product %s holds %d reserved units, not the %d reserved: %w",
+				r.ID(), p.ID(), p.Reserved(), l.Quantity, domain.ErrInvalidHistory)
 		}
 	}
 	released := make([]Line, len(r.lines))
 	for i, l := range r.lines {
-		_ = products[l.ProductID].Release(r.ID()) // never fails
+		products[l.ProductID].release(r.ID(), l.Quantity)
 		released[i] = Line{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
 	r.root.Record(OrderStockReleased{OrderID: r.ID(), Lines: released}, r.apply)

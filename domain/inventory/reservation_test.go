@@ -205,16 +205,19 @@ func TestReserveOnceThenNoOp(t *testing.T) {
 	}
 }
 
-func TestReserveDetectsNonAtomicAppends(t *testing.T) {
+// TestReleaseDetectsNonAtomicAppends releases a reservation whose product does not hold the
+// reserved units (their streams were not appended together): nothing is recorded.
+func TestReleaseDetectsNonAtomicAppends(t *testing.T) {
 	products := catalog(t)
-	_ = products[productB].Reserve(order1, 1) // product handled the order, reservation stream did not
-	_ = products[productB].Release(order1)
-	r := newReservation(t)
-	err := r.Reserve(customer, []Line{{productA, 1}, {productB, 1}}, products)
+	r := reserved(t, products)
+	products[productB] = newProduct(t, productB, 30, 2) // lost its StockReserved
+	err := r.Release(products)
 	if !errors.Is(err, domain.ErrInvalidHistory) {
 		t.Errorf("err = %v, want ErrInvalidHistory", err)
 	}
 	wantChanges(t, r)
+	wantChanges(t, products[productA])
+	wantChanges(t, products[productB])
 }
 
 func TestRelease(t *testing.T) {

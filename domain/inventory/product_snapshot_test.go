@@ -1,0 +1,81 @@
+package inventory
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/shopflow/shopflow/domain"
+)
+
+// A product restored from a snapshot of any prefix of its history and advanced by the rest
+// equals the product loaded from the whole history.
+func TestRestoreProductAndAdvanceEqualsLoad(t *testing.T) {
+	history := []domain.Event{
+		ProductRegistered{ProductID: productA, SKU: "S", Name: "N", Description: "D", PriceCents: 100, Currency: "EUR", InitialStock: 5},
+		StockReserved{ProductID: productA, OrderID: order1, Quantity: 2, UnitPriceCents: 100},
+		StockAdded{ProductID: productA, Quantity: 3},
+		StockReleased{ProductID: productA, OrderID: order1, Quantity: 2},
+		StockReservationFailed{ProductID: productA, OrderID: order2, Quantity: 99},
+		StockReserved{ProductID: productA, OrderID: order2, Quantity: 4, UnitPriceCents: 100},
+	}
+	whole, err := LoadProduct(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := 1; cut <= len(history); cut++ {
+		prefix, err := LoadProduct(history[:cut])
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, err := prefix.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := RestoreProduct(productA, int64(cut), state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p, prefix) {
+			t.Errorf("restored at %d = %+v, want %+v", cut, p, prefix)
+		}
+		if err := p.Advance(history[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p, whole) {
+			t.Errorf("restored at %d and advanced = %+v, want %+v", cut, p, whole)
+		}
+	}
+}
+
+func TestProductSnapshotNeedsCommittedState(t *testing.T) {
+	p := newProduct(t, productA, 100, 5)
+	_ = p.AddStock(1)
+	if _, err := p.Snapshot(); err == nil {
+		t.Error("snapshot of a product with uncommitted changes")
+	}
+}
+
+func TestRestoreProductErrors(t *testing.T) {
+	state, err := newProduct(t, productA, 100, 5).Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		id      string
+		version int64
+		state   []byte
+	}{
+		"not json":     {productA, 3, []byte("{")},
+		"no id":        {"", 3, state},
+		"version zero": {productA, 0, state},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := RestoreProduct(tt.id, tt.version, tt.state)
+			if p != nil || !errors.Is(err, domain.ErrInvalidHistory) {
+				t.Errorf("RestoreProduct = %v, %v; want ErrInvalidHistory", p, err)
+			}
+		})
+	}
+}
