@@ -166,6 +166,10 @@ type Write struct {
 	Unique      []UniqueValue
 	Inbox       *InboxEntry
 	Idempotency *IdempotencyRecord
+	// Inboxes are further inbox entries, for a group commit of several messages' reactions
+	// in one transaction: any one already processed fails the whole write with
+	// ErrAlreadyProcessed.
+	Inboxes []InboxEntry
 }
 
 // Append appends events to one stream at expectedVersion and returns the stream's new
@@ -279,6 +283,13 @@ func (w Write) batch() (*pgx.Batch, map[string]int64, error) {
 	b := &pgx.Batch{}
 	if in := w.Inbox; in != nil {
 		b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)`, in.Consumer, in.MessageID)
+	}
+	if len(w.Inboxes) > 0 {
+		consumers, ids := make([]string, len(w.Inboxes)), make([]string, len(w.Inboxes))
+		for i, in := range w.Inboxes {
+			consumers[i], ids[i] = in.Consumer, in.MessageID
+		}
+		b.Queue(`INSERT INTO inbox (consumer, message_id) SELECT * FROM unnest($1::text[], $2::text[])`, consumers, ids)
 	}
 	if k := w.Idempotency; k != nil {
 		b.Queue(`INSERT INTO idempotency_keys (key, request_hash, status, response) VALUES ($1, $2, $3, $4)`,

@@ -409,3 +409,27 @@ func TestMigrationClaimsTheValuesOfExistingStreams(t *testing.T) {
 		t.Fatalf("claiming an email registered before the migration: %v, want ErrValueTaken", err)
 	}
 }
+
+// A group commit writes several inbox entries with its appends; one already processed
+// fails the whole write and stores nothing.
+func TestWriteWithSeveralInboxEntries(t *testing.T) {
+	s, pool, _ := newStore(t)
+	ctx := context.Background()
+	entries := []eventstore.InboxEntry{{Consumer: "c", MessageID: "m1"}, {Consumer: "c", MessageID: "m2"}}
+	if _, err := s.Write(ctx, eventstore.Write{Appends: []eventstore.StreamAppend{{StreamID: "s-1", StreamType: "t", Events: []eventstore.EventData{ev("E", 1)}}},
+		Inboxes: entries}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Write(ctx, eventstore.Write{Appends: []eventstore.StreamAppend{{StreamID: "s-2", StreamType: "t", Events: []eventstore.EventData{ev("E", 2)}}},
+		Inboxes: []eventstore.InboxEntry{{Consumer: "c", MessageID: "m3"}, {Consumer: "c", MessageID: "m2"}}})
+	if !errors.Is(err, eventstore.ErrAlreadyProcessed) {
+		t.Fatalf("write with a processed entry: %v, want ErrAlreadyProcessed", err)
+	}
+	var inbox, events int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM inbox), (SELECT count(*) FROM events)`).Scan(&inbox, &events); err != nil {
+		t.Fatal(err)
+	}
+	if inbox != 2 || events != 1 {
+		t.Fatalf("inbox %d rows, events %d; want 2 and 1 (the failed write stored nothing)", inbox, events)
+	}
+}

@@ -71,8 +71,9 @@ type Config struct {
 	// conflicts beyond Command.MaxAttempts, dead-letter topic unreachable); each further
 	// failure of the same message doubles it up to MaxBackoff. Defaults 100 ms and 5 s.
 	Backoff, MaxBackoff time.Duration
-	// Concurrency is how many partitions a reactor processes at once (records of one
-	// partition are always processed in order, one at a time). Default 8.
+	// Concurrency is how many lanes a reactor processes at once (a lane holds the records
+	// of a poll that share an order or a target aggregate, processed in order; see
+	// lanes.go). Default 8.
 	Concurrency int
 	// MaxPollRecords bounds the records taken per poll. Default 1000.
 	MaxPollRecords int

@@ -23,8 +23,12 @@
 // ContextConfig.EventsTopic, default "<context>.events"), keyed by stream id. Each reactor
 // is a member of its context's consumer group (default "shopflow.sagas.<context>");
 // instances of a service share the group and split the partitions. A new group starts at
-// the beginning of the topics. Records of a partition are processed in order, one at a
-// time; partitions are processed concurrently (Config.Concurrency).
+// the beginning of the topics. A poll's records are processed in lanes by what their
+// reactions write to (see lanes.go): the records of one order, and of every order that
+// writes to the same product or account, in partition order, one at a time, and several
+// of them written in one transaction (group commit); lanes run concurrently
+// (Config.Concurrency). Records of unrelated orders may therefore be processed, and
+// dead-lettered, in any order relative to each other.
 //
 // A message that can never be processed (an undecodable envelope or payload, a corrupt
 // stream, input the domain refuses, see IsPermanent) is produced to the consuming

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/domain/inventory"
 	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/domain/payment"
@@ -41,17 +42,47 @@ func newInventoryReactor(cfg Config, store command.EventStore) (*Reactor, error)
 	if s.products, err = command.NewRepository(store, command.ProductType(), s.retry); err != nil {
 		return nil, err
 	}
-	r.on(order.TypeOrderPlaced, s.onOrderPlaced)
-	r.on(order.TypeOrderCancelled, func(ctx context.Context, m message) (string, error) {
-		return s.release(ctx, m, m.event.(order.OrderCancelled).OrderID)
-	})
-	r.on(order.TypeOrderRejected, func(ctx context.Context, m message) (string, error) {
-		return s.release(ctx, m, m.event.(order.OrderRejected).OrderID)
-	})
-	r.on(payment.TypePaymentDeclined, func(ctx context.Context, m message) (string, error) {
-		return s.release(ctx, m, m.event.(payment.PaymentDeclined).OrderID)
-	})
+	r.writesTo(store)
+	r.onRouted(order.TypeOrderPlaced, s.onOrderPlaced, routeLines)
+	releases := map[string]func(domain.Event) string{
+		order.TypeOrderCancelled:    func(e domain.Event) string { return e.(order.OrderCancelled).OrderID },
+		order.TypeOrderRejected:     func(e domain.Event) string { return e.(order.OrderRejected).OrderID },
+		payment.TypePaymentDeclined: func(e domain.Event) string { return e.(payment.PaymentDeclined).OrderID },
+	}
+	for eventType, orderID := range releases {
+		r.onRouted(eventType, func(ctx context.Context, m message) (string, error) {
+			return s.release(ctx, m, orderID(m.event))
+		}, func(ctx context.Context, m message) ([]string, error) {
+			return s.reservedProducts(ctx, orderID(m.event))
+		})
+	}
 	return r, nil
+}
+
+// routeLines routes an OrderPlaced to the products of its lines.
+func routeLines(_ context.Context, m message) ([]string, error) {
+	placed := m.event.(order.OrderPlaced)
+	streams := make([]string, len(placed.Lines))
+	for i, l := range placed.Lines {
+		streams[i] = command.StreamID(inventory.ProductAggregateType, l.ProductID)
+	}
+	return streams, nil
+}
+
+// reservedProducts routes a release to the products the order's reservation holds (none
+// when it holds nothing: the release then writes only the reservation).
+func (s *inventorySaga) reservedProducts(ctx context.Context, orderID string) ([]string, error) {
+	res, err := s.reservations.Load(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	var streams []string
+	if res.Status() == inventory.ReservationReserved {
+		for _, id := range res.ProductIDs() {
+			streams = append(streams, command.StreamID(inventory.ProductAggregateType, id))
+		}
+	}
+	return streams, nil
 }
 
 // inventorySaga holds the inventory context's reactions.
@@ -74,7 +105,7 @@ func (s *inventorySaga) onOrderPlaced(ctx context.Context, m message) (string, e
 		lines[i] = inventory.Line{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
 	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
-		res, err := s.reservations.Load(ctx, placed.OrderID)
+		res, err := loadIn(ctx, m, s.reservations, placed.OrderID)
 		if err != nil {
 			return "", err
 		}
@@ -84,7 +115,7 @@ func (s *inventorySaga) onOrderPlaced(ctx context.Context, m message) (string, e
 			for i, l := range lines {
 				ids[i] = l.ProductID
 			}
-			if products, err = s.loadProducts(ctx, ids, false); err != nil {
+			if products, err = s.loadProducts(ctx, m, ids, false); err != nil {
 				return "", err
 			}
 			if err := res.Reserve(placed.CustomerID, lines, products); err != nil {
@@ -101,13 +132,13 @@ func (s *inventorySaga) release(ctx context.Context, m message, orderID string) 
 		return "", err
 	}
 	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
-		res, err := s.reservations.Load(ctx, orderID)
+		res, err := loadIn(ctx, m, s.reservations, orderID)
 		if err != nil {
 			return "", err
 		}
 		var products map[string]*inventory.Product
 		if res.Status() == inventory.ReservationReserved {
-			if products, err = s.loadProducts(ctx, res.ProductIDs(), true); err != nil {
+			if products, err = s.loadProducts(ctx, m, res.ProductIDs(), true); err != nil {
 				return "", err
 			}
 		}
@@ -120,10 +151,10 @@ func (s *inventorySaga) release(ctx context.Context, m message, orderID string) 
 
 // loadProducts loads the products with the given ids. An unknown product is left out of
 // the map, or is a permanent error when required (a reserved product must exist).
-func (s *inventorySaga) loadProducts(ctx context.Context, ids []string, required bool) (map[string]*inventory.Product, error) {
+func (s *inventorySaga) loadProducts(ctx context.Context, m message, ids []string, required bool) (map[string]*inventory.Product, error) {
 	products := make(map[string]*inventory.Product, len(ids))
 	for _, id := range ids {
-		p, err := s.products.Load(ctx, id)
+		p, err := loadIn(ctx, m, s.products, id)
 		switch {
 		case notFound(err) && !required:
 			continue
@@ -155,8 +186,9 @@ func (s *inventorySaga) save(ctx context.Context, m message, res *inventory.Orde
 	}
 	outcome, err := s.w.write(ctx, m, appends...)
 	if err == nil && outcome != OutcomeDuplicate {
+		keep(m, s.reservations, res)
 		for _, p := range products { // stored: give them back (see command.Repository)
-			s.products.Committed(p)
+			keep(m, s.products, p)
 		}
 	}
 	return outcome, err

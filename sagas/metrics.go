@@ -31,6 +31,8 @@ type Metrics struct {
 	lagRecords   *prometheus.GaugeVec
 	lagSeconds   *prometheus.GaugeVec
 	duration     *prometheus.HistogramVec
+	groupCommits *prometheus.HistogramVec
+	fallbacks    *prometheus.CounterVec
 }
 
 // NewMetrics creates the saga metric families and registers them on reg (nil: not
@@ -43,6 +45,8 @@ type Metrics struct {
 //	shopflow_saga_lag_records{reactor,topic,partition} records behind the high watermark
 //	shopflow_saga_lag_seconds{reactor}               age of the last processed record
 //	shopflow_saga_processing_seconds{reactor}        time to process one message
+//	shopflow_saga_group_commit_messages{reactor}     messages per group commit (one transaction)
+//	shopflow_saga_group_commit_fallbacks_total{reactor} group commits abandoned for one-by-one
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -67,32 +71,43 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shopflow_saga_processing_seconds", Help: "Time to process one saga input message.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"reactor"}),
+		groupCommits: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopflow_saga_group_commit_messages", Help: "Messages decided together and written in one transaction.",
+			Buckets: prometheus.ExponentialBuckets(2, 2, 10),
+		}, []string{"reactor"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopflow_saga_group_commit_fallbacks_total", Help: "Group commits abandoned (a decision or the write failed); their messages were processed one by one.",
+		}, []string{"reactor"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.processed, m.deadLettered, m.retries, m.timeouts, m.lagRecords, m.lagSeconds, m.duration)
+		reg.MustRegister(m.processed, m.deadLettered, m.retries, m.timeouts, m.lagRecords, m.lagSeconds, m.duration, m.groupCommits, m.fallbacks)
 	}
 	return m
 }
 
 // reactorMetrics are one reactor's series.
 type reactorMetrics struct {
-	name         string
-	all          *Metrics
-	deadLettered prometheus.Counter
-	retries      prometheus.Counter
-	timeouts     prometheus.Counter
-	lagSeconds   prometheus.Gauge
-	duration     prometheus.Observer
+	name           string
+	all            *Metrics
+	deadLettered   prometheus.Counter
+	retries        prometheus.Counter
+	timeouts       prometheus.Counter
+	lagSeconds     prometheus.Gauge
+	duration       prometheus.Observer
+	groupCommits   prometheus.Observer
+	groupFallbacks prometheus.Counter
 }
 
 func (m *Metrics) forReactor(name string) *reactorMetrics {
 	return &reactorMetrics{
 		name: name, all: m,
-		deadLettered: m.deadLettered.WithLabelValues(name),
-		retries:      m.retries.WithLabelValues(name),
-		timeouts:     m.timeouts.WithLabelValues(name),
-		lagSeconds:   m.lagSeconds.WithLabelValues(name),
-		duration:     m.duration.WithLabelValues(name),
+		deadLettered:   m.deadLettered.WithLabelValues(name),
+		retries:        m.retries.WithLabelValues(name),
+		timeouts:       m.timeouts.WithLabelValues(name),
+		lagSeconds:     m.lagSeconds.WithLabelValues(name),
+		duration:       m.duration.WithLabelValues(name),
+		groupCommits:   m.groupCommits.WithLabelValues(name),
+		groupFallbacks: m.fallbacks.WithLabelValues(name),
 	}
 }
 

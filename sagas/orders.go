@@ -57,6 +57,7 @@ func newOrdersReactor(cfg Config, store command.EventStore) (*Reactor, error) {
 	if s.settlements, err = command.NewRepository(store, settlementType(), s.retry); err != nil {
 		return nil, err
 	}
+	r.writesTo(store)
 	r.on(inventory.TypeOrderStockReserved, s.onStockReserved)
 	r.on(payment.TypePaymentCaptured, s.onPaymentCaptured)
 	r.on(inventory.TypeOrderStockReservationFailed, func(ctx context.Context, m message) (string, error) {

@@ -48,19 +48,37 @@ func newPaymentsReactor(cfg Config, store command.EventStore) (*Reactor, error) 
 	if s.accounts, err = command.NewRepository(store, command.AccountType(), s.retry); err != nil {
 		return nil, err
 	}
-	r.on(inventory.TypeOrderStockReserved, s.onStockReserved)
-	r.on(order.TypeOrderCancelled, func(ctx context.Context, m message) (string, error) {
+	r.writesTo(store)
+	r.onRouted(inventory.TypeOrderStockReserved, s.onStockReserved, routeCustomer)
+	r.onRouted(order.TypeOrderCancelled, func(ctx context.Context, m message) (string, error) {
 		e := m.event.(order.OrderCancelled)
 		return s.refund(ctx, m, e.CustomerID, e.OrderID)
-	})
-	r.on(order.TypeOrderRejected, func(ctx context.Context, m message) (string, error) {
+	}, routeCustomer)
+	r.onRouted(order.TypeOrderRejected, func(ctx context.Context, m message) (string, error) {
 		e := m.event.(order.OrderRejected)
 		if e.Reason != order.ReasonTimeout {
 			return s.w.write(ctx, m)
 		}
 		return s.refund(ctx, m, e.CustomerID, e.OrderID)
-	})
+	}, routeCustomer)
 	return r, nil
+}
+
+// routeCustomer routes a reaction to the account of the event's customer.
+func routeCustomer(_ context.Context, m message) ([]string, error) {
+	var customer string
+	switch e := m.event.(type) {
+	case inventory.OrderStockReserved:
+		customer = e.CustomerID
+	case order.OrderCancelled:
+		customer = e.CustomerID
+	case order.OrderRejected:
+		customer = e.CustomerID
+	}
+	if customer == "" {
+		return nil, nil
+	}
+	return []string{command.StreamID(payment.AggregateType, customer)}, nil
 }
 
 // paymentsSaga holds the payments context's reactions.
@@ -78,7 +96,7 @@ func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, 
 		return "", err
 	}
 	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
-		acct, err := s.accounts.Load(ctx, e.CustomerID)
+		acct, err := loadIn(ctx, m, s.accounts, e.CustomerID)
 		if notFound(err) {
 			return s.declineUnknownCustomer(ctx, m, e.CustomerID, e.OrderID)
 		}
@@ -99,7 +117,7 @@ func (s *paymentsSaga) refund(ctx context.Context, m message, customerID, orderI
 		return "", err
 	}
 	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
-		acct, err := s.accounts.Load(ctx, customerID)
+		acct, err := loadIn(ctx, m, s.accounts, customerID)
 		if notFound(err) {
 			return s.w.write(ctx, m)
 		}
@@ -143,7 +161,7 @@ func (s *paymentsSaga) save(ctx context.Context, m message, acct *payment.Accoun
 	}
 	outcome, err := s.w.write(ctx, m, app)
 	if err == nil && outcome != OutcomeDuplicate {
-		s.accounts.Committed(acct)
+		keep(m, s.accounts, acct)
 	}
 	return outcome, err
 }

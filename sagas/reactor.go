@@ -44,6 +44,8 @@ type message struct {
 	// meta is the metadata of the events the reaction appends: the input's correlation
 	// id and trace context, caused by the input event.
 	meta eventstore.Metadata
+	// batch, set in a group commit, collects the reaction's write (see lanes.go).
+	batch *batch
 }
 
 // Reactor is one bounded context's side of the order saga: it consumes the other contexts'
@@ -61,6 +63,11 @@ type Reactor struct {
 	inbox      string
 	registry   *domain.Registry
 	reactions  map[string]reaction
+	routes     map[string]route
+	// store is the context's event store, written by group commits; forget drops a
+	// stream's aggregate from the repositories that keep aggregates (see lanes.go).
+	store      command.EventStore
+	forget     []func(streamID string)
 	background []func(context.Context)
 	metrics    *reactorMetrics
 	log        *slog.Logger
@@ -111,7 +118,7 @@ func newReactor(cfg Config, context string, sources ...string) (*Reactor, error)
 	own := cfg.context(context)
 	r := &Reactor{
 		context: context, cfg: cfg, group: own.Group, deadLetter: own.DeadLetterTopic,
-		inbox: InboxConsumer(context), registry: domain.NewRegistry(), reactions: map[string]reaction{},
+		inbox: InboxConsumer(context), registry: domain.NewRegistry(), reactions: map[string]reaction{}, routes: map[string]route{},
 		metrics: cfg.Metrics.forReactor(context), log: cfg.Log.With("reactor", context),
 	}
 	for _, s := range sources {
@@ -138,6 +145,15 @@ func (r *Reactor) DeadLetterTopic() string { return r.deadLetter }
 
 // on subscribes fn to an event type.
 func (r *Reactor) on(eventType string, fn reaction) { r.reactions[eventType] = fn }
+
+// onRouted subscribes fn to an event type, with the route to the aggregates it writes to.
+func (r *Reactor) onRouted(eventType string, fn reaction, rt route) {
+	r.reactions[eventType] = fn
+	r.routes[eventType] = rt
+}
+
+// writesTo sets the store the reactions write to, for group commits (see lanes.go).
+func (r *Reactor) writesTo(store command.EventStore) { r.store = store }
 
 // Run consumes and reacts until ctx ends, then commits what it processed, leaves the group
 // and returns nil. It returns an error only if it cannot start (a Kafka client cannot be
@@ -170,19 +186,32 @@ func (r *Reactor) Run(ctx context.Context) error {
 // react decodes a record and runs the reaction of its event type. Records of event types
 // the reactor does not react to are ignored after their envelope was checked.
 func (r *Reactor) react(ctx context.Context, rec *kgo.Record) (string, error) {
-	env, err := eventstore.Decode(rec, r.cfg.Upcasters)
+	m, fn, err := r.prepare(rec)
 	if err != nil {
 		return "", err
 	}
+	if fn == nil {
+		return OutcomeIgnored, nil
+	}
+	return fn(ctx, m)
+}
+
+// prepare decodes a record into the input of its reaction. The reaction is nil for event
+// types the reactor does not react to.
+func (r *Reactor) prepare(rec *kgo.Record) (message, reaction, error) {
+	env, err := eventstore.Decode(rec, r.cfg.Upcasters)
+	if err != nil {
+		return message{}, nil, err
+	}
 	fn, ok := r.reactions[env.EventType]
 	if !ok {
-		return OutcomeIgnored, nil
+		return message{}, nil, nil
 	}
 	event, err := r.registry.Decode(env.EventType, env.Payload)
 	if err != nil {
-		return "", permanent(fmt.Errorf("%w: %w", eventstore.ErrUndecodable, err))
+		return message{}, nil, permanent(fmt.Errorf("%w: %w", eventstore.ErrUndecodable, err))
 	}
-	return fn(ctx, r.message(env, event))
+	return r.message(env, event), fn, nil
 }
 
 // message builds the reaction input of a decoded event.

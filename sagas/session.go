@@ -197,8 +197,8 @@ type result struct {
 	next *kgo.Record
 }
 
-// processBatch processes the partitions of one poll concurrently (at most
-// Config.Concurrency at once), then commits and rewinds.
+// processBatch processes one poll's records in lanes (see lanes.go), at most
+// Config.Concurrency lanes at once, then commits and rewinds each partition.
 func (s *session) processBatch(ctx context.Context, parts []*partition) {
 	if len(parts) == 0 {
 		return
@@ -207,19 +207,46 @@ func (s *session) processBatch(ctx context.Context, parts []*partition) {
 	defer cancel()
 	s.setAbort(cancel)
 	defer s.setAbort(nil)
-	results := make([]result, len(parts))
+	done := make([][]bool, len(parts))
+	for i, p := range parts {
+		done[i] = make([]bool, len(p.records))
+	}
+	var mu sync.Mutex
+	markDone := func(it *item) {
+		mu.Lock()
+		done[it.part][it.idx] = true
+		mu.Unlock()
+	}
 	sem := make(chan struct{}, s.r.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for i, p := range parts {
+	for _, l := range s.lanes(ctx, parts) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			results[i] = s.processPartition(ctx, abortCtx, p)
+			s.processLane(ctx, abortCtx, l, markDone)
 		})
 	}
 	wg.Wait()
+	results := progress(parts, done)
 	s.commit(ctx, results)
 	s.rewind(results)
+}
+
+// progress returns how far each partition got: up to the record before its first one not
+// processed.
+func progress(parts []*partition, done [][]bool) []result {
+	results := make([]result, len(parts))
+	for i, p := range parts {
+		results[i].part = p
+		for j, rec := range p.records {
+			if !done[i][j] {
+				results[i].next = rec
+				break
+			}
+			results[i].last = rec
+		}
+	}
+	return results
 }
 
 // setAbort installs the cancel function of the running batch (nil: none). A rebalance
@@ -231,24 +258,6 @@ func (s *session) setAbort(cancel context.CancelFunc) {
 	if cancel != nil && s.rebalanceWanted.Load() {
 		cancel()
 	}
-}
-
-// processPartition processes a partition's records in order. It stops at the first record
-// not processed when abortCtx ends (shutdown, or a rebalance is waiting).
-func (s *session) processPartition(ctx, abortCtx context.Context, p *partition) result {
-	res := result{part: p}
-	for _, rec := range p.records {
-		if abortCtx.Err() != nil {
-			res.next = rec
-			return res
-		}
-		if err := s.handle(ctx, abortCtx, rec); err != nil {
-			res.next = rec
-			return res
-		}
-		res.last = rec
-	}
-	return res
 }
 
 // handle processes one record, retrying transient failures with exponential backoff until

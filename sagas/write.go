@@ -22,6 +22,9 @@ type writer struct {
 // already held the message: nothing was written). Appends are written in stream id order,
 // so that two reactions touching the same streams queue behind each other instead of
 // deadlocking. A version conflict is returned for command.Retry to decide again.
+//
+// In a group commit (m.batch set) nothing is written yet: the appends and the inbox entry
+// join the batch, written once the lane's every message is decided (see lanes.go).
 func (w writer) write(ctx context.Context, m message, appends ...eventstore.StreamAppend) (string, error) {
 	var nonEmpty []eventstore.StreamAppend
 	for _, a := range appends {
@@ -29,7 +32,10 @@ func (w writer) write(ctx context.Context, m message, appends ...eventstore.Stre
 			nonEmpty = append(nonEmpty, a)
 		}
 	}
-	slices.SortFunc(nonEmpty, func(a, b eventstore.StreamAppend) int { return cmp.Compare(a.StreamID, b.StreamID) })
+	if m.batch != nil {
+		return m.batch.add(m, nonEmpty), nil
+	}
+	sortAppends(nonEmpty)
 	_, err := w.store.Write(ctx, eventstore.Write{Appends: nonEmpty, Inbox: m.inbox})
 	switch {
 	case errors.Is(err, eventstore.ErrAlreadyProcessed):
@@ -40,6 +46,11 @@ func (w writer) write(ctx context.Context, m message, appends ...eventstore.Stre
 		return OutcomeNoop, nil
 	}
 	return OutcomeApplied, nil
+}
+
+// sortAppends orders appends by stream id.
+func sortAppends(appends []eventstore.StreamAppend) {
+	slices.SortFunc(appends, func(a, b eventstore.StreamAppend) int { return cmp.Compare(a.StreamID, b.StreamID) })
 }
 
 // requireID returns a permanent error if a message's id field is empty.
