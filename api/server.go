@@ -33,6 +33,10 @@ type Options struct {
 func New(opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// A request must arrive within ReadTimeout, headers within ReadHeaderTimeout: a client
+	// that trickles its body would otherwise hold a command slot (see WriteOptions) for as
+	// long as it likes. Handlers may run longer (reads that wait for a version).
+	e.Server.ReadHeaderTimeout, e.Server.ReadTimeout, e.Server.IdleTimeout = 5*time.Second, 10*time.Second, 2*time.Minute
 	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = ErrorHandler(opts.Log)
 	e.Use(middleware.RequestID(), observe(opts.Log, opts.Registry))

@@ -112,7 +112,15 @@ type Relay struct {
 	cfg      RelayConfig
 	lockKey  int64
 	failure  atomic.Pointer[error] // the error of the last session while backing off from it
+	// producing is when the batch in flight to Kafka was handed over (unix ns; 0: none).
+	producing atomic.Int64
 }
+
+// relayStuckAfter is how long a batch may wait for Kafka's acknowledgement before Health
+// reports the relay stuck: franz-go retries a produce until it succeeds, so a partition
+// without a leader, or too few in-sync replicas for acks=all, blocks the relay silently
+// while the brokers still answer metadata requests.
+const relayStuckAfter = 30 * time.Second
 
 // errNotStarted is Health's answer before Run's first session.
 var errNotStarted = errors.New("relay: not started")
@@ -123,6 +131,11 @@ var errNotStarted = errors.New("relay: not started")
 func (r *Relay) Health() error {
 	if p := r.failure.Load(); p != nil {
 		return *p
+	}
+	if since := r.producing.Load(); since != 0 {
+		if waited := time.Since(time.Unix(0, since)); waited > relayStuckAfter {
+			return fmt.Errorf("relay %s: a batch has waited %v for Kafka's acknowledgement", r.cfg.Name, waited.Round(time.Second))
+		}
 	}
 	return nil
 }
@@ -277,7 +290,10 @@ func (r *Relay) publishLoop(ctx context.Context, conn *pgx.Conn, cur Cursor) (er
 			}
 			return f.err
 		}
-		if err := r.produce(ctx, f.batch)(); err != nil {
+		r.producing.Store(time.Now().UnixNano())
+		err := r.produce(ctx, f.batch)()
+		r.producing.Store(0)
+		if err != nil {
 			return err
 		}
 		if r.cfg.OnPublished != nil {

@@ -112,8 +112,11 @@ func newProcessor(m model, es esClient, cfg Config, target string, live bool, cl
 func (w *Worker) Run(ctx context.Context) error {
 	w.running.Store(true)
 	defer w.running.Store(false)
-	defer w.leave()
-	defer w.cl.Close()
+	defer func() {
+		member, _ := w.cl.GroupMetadata()
+		w.cl.Close()
+		w.leave(member)
+	}()
 	defer w.commitStored(context.WithoutCancel(ctx), nil)
 	err := retry(ctx, w.cfg, w.retried, func() error { _, err := w.ix.ensure(ctx); return err })
 	if w.paused = ownTopics(w.cfg, w.model); len(w.paused) > 0 {
@@ -137,7 +140,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // leave makes a static member leave its group once its client is closed (see
 // kafka.StaticMember), so that its partitions move to the other members now.
-func (w *Worker) leave() {
+func (w *Worker) leave(member string) {
 	if w.cfg.InstanceID == "" {
 		return
 	}
@@ -149,7 +152,7 @@ func (w *Worker) leave() {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := kafka.Leave(ctx, cl, w.cfg.Group(w.model.name()), w.cfg.InstanceID); err != nil {
+	if err := kafka.Leave(ctx, cl, w.cfg.Group(w.model.name()), w.cfg.InstanceID, member); err != nil {
 		w.log.Warn("could not leave the consumer group; its partitions wait for the session timeout", "err", err)
 	}
 }

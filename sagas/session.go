@@ -67,7 +67,10 @@ func (s *session) consumerOpts() []kgo.Opt {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { s.wantRebalance() }),
-		kgo.OnPartitionsAssigned(s.r.status.Assigned),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+			s.r.pollFailure.Store(nil) // the group session is back, whatever the last poll said
+			s.r.status.Assigned(ctx, cl, assigned)
+		}),
 		kgo.OnPartitionsRevoked(s.forget),
 		kgo.OnPartitionsLost(func(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
 			s.r.status.Lost(ctx, cl, lost)
@@ -87,10 +90,11 @@ func (s *session) consumerOpts() []kgo.Opt {
 // close closes both clients, leaving the group: a static member leaves explicitly (see
 // kafka.StaticMember), so that its partitions move to the other members now.
 func (s *session) close() {
+	member, _ := s.consumer.GroupMetadata()
 	s.consumer.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	if err := kafka.Leave(ctx, s.producer, s.r.group, s.r.cfg.InstanceID); err != nil {
+	if err := kafka.Leave(ctx, s.producer, s.r.group, s.r.cfg.InstanceID, member); err != nil {
 		s.r.log.Warn("could not leave the consumer group; its partitions wait for the session timeout", "err", err)
 	}
 	s.producer.Close()
@@ -122,7 +126,7 @@ func (s *session) loop(ctx context.Context) {
 	backoff := s.r.cfg.Backoff
 	for ctx.Err() == nil {
 		s.rebalanceWanted.Store(false)
-		fetches := s.consumer.PollRecords(ctx, s.r.cfg.MaxPollRecords)
+		fetches := s.poll(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			s.consumer.AllowRebalance()
 			return
@@ -142,6 +146,18 @@ func (s *session) loop(ctx context.Context) {
 		s.processBatch(ctx, parts)
 		s.consumer.AllowRebalance()
 	}
+}
+
+// pollWait bounds a poll's wait for records, so that an idle reactor still learns that a
+// failing poll (Kafka down) has stopped failing: franz-go never returns an empty poll
+// before its context ends.
+const pollWait = 5 * time.Second
+
+// poll takes the next records, waiting at most pollWait.
+func (s *session) poll(ctx context.Context) kgo.Fetches {
+	pctx, cancel := context.WithTimeout(ctx, pollWait)
+	defer cancel()
+	return s.consumer.PollRecords(pctx, s.r.cfg.MaxPollRecords)
 }
 
 // fetchError joins the errors of a poll, ignoring the end of ctx.

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Static membership.
@@ -32,16 +33,30 @@ func StaticMember(id string) []kgo.Opt {
 	return []kgo.Opt{kgo.InstanceID(id)}
 }
 
-// Leave makes the static member id leave group, so that its partitions are reassigned
-// now. Call it after closing the member's client, when the process stops for good. An
-// empty id (a dynamic member, which left on Close) does nothing.
-func Leave(ctx context.Context, cl *kgo.Client, group, id string) error {
+// Leave makes the static member id, whose member id was memberID (read with
+// kgo.Client.GroupMetadata before closing it), leave group (classic protocol), so that its
+// partitions are reassigned now. Call it after closing the member's client, when the
+// process stops for good. Naming the member id too means that a newer process that joined
+// under the same instance id meanwhile is not removed: the coordinator answers
+// FENCED_INSTANCE_ID instead. An empty id (a dynamic member, which left on Close) does
+// nothing.
+func Leave(ctx context.Context, cl *kgo.Client, group, id, memberID string) error {
 	if id == "" {
 		return nil
 	}
-	resps, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(group).InstanceIDs(id).Reason("shutdown"))
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID, m.InstanceID = memberID, &id
+	reason := "shutdown"
+	m.Reason = &reason
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
 	if err == nil {
-		err = resps.Error()
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err == nil && len(resp.Members) > 0 {
+		err = kerr.ErrorForCode(resp.Members[0].ErrorCode)
 	}
 	if err != nil {
 		return fmt.Errorf("kafka: leave group %s as %s: %w", group, id, err)
