@@ -21,6 +21,7 @@ type world struct {
 	res      *inventory.OrderReservation
 	products map[string]*inventory.Product
 	account  *payment.Account
+	payment  *payment.OrderPayment
 }
 
 func newWorld(t testing.TB, balance int64) *world {
@@ -40,6 +41,8 @@ func newWorld(t testing.TB, balance int64) *world {
 	w.order, err = order.Place("o1", "c1", []order.Line{{ProductID: "p1", Quantity: 2}, {ProductID: "p2", Quantity: 1}}, time.Now())
 	must(t, err)
 	w.res, err = inventory.LoadOrderReservation("o1", nil)
+	must(t, err)
+	w.payment, err = payment.LoadOrderPayment("o1", nil)
 	must(t, err)
 	return w
 }
@@ -64,10 +67,10 @@ func (w *world) reserve() {
 func (w *world) release() { must(w.t, w.res.Release(w.products)) }
 
 // payments reacts to OrderStockReserved.
-func (w *world) capture() { must(w.t, w.account.Capture(w.res.ID(), w.res.TotalCents())) }
+func (w *world) capture() { must(w.t, w.payment.Capture(w.account, w.res.TotalCents())) }
 
 // payments reacts to OrderCancelled and OrderRejected{timeout}.
-func (w *world) refund() { must(w.t, w.account.Refund(w.order.ID())) }
+func (w *world) refund() { must(w.t, w.payment.Refund(w.account)) }
 
 // orders reacts to PaymentCaptured, with the priced lines of OrderStockReserved.
 func (w *world) confirm() {
@@ -170,8 +173,8 @@ func TestOneRegistryForAllContexts(t *testing.T) {
 	order.Register(r)
 	inventory.Register(r)
 	payment.Register(r)
-	if n := len(r.Types()); n != 17 {
-		t.Errorf("%d types registered, want 17", n)
+	if n := len(r.Types()); n != 21 {
+		t.Errorf("%d types registered, want 21", n)
 	}
 	w := newWorld(t, 1000)
 	w.reserve()
@@ -184,6 +187,7 @@ func TestOneRegistryForAllContexts(t *testing.T) {
 	all = append(all, w.order.Changes()...)
 	all = append(all, w.res.Changes()...)
 	all = append(all, w.account.Changes()...)
+	all = append(all, w.payment.Changes()...)
 	for _, p := range w.products {
 		all = append(all, p.Changes()...)
 	}

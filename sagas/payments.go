@@ -31,6 +31,10 @@ const DeclineStreamType = "payment_decline"
 //     PaymentDeclined{order_closed} when nothing was captured yet, so a late capture
 //     request is ignored). Other rejections need no compensation: nothing was captured.
 //
+// The order's payment stream "order_payment-<order id>" (payment.OrderPayment) records
+// each capture, decline and refund in the same transaction as the account's event: it is
+// what refuses a second charge or refund, so the account keeps only its balance.
+//
 // It returns an error if cfg is invalid or store is nil.
 func NewPaymentsReactor(cfg Config, store *eventstore.Store) (*Reactor, error) {
 	if store == nil {
@@ -46,6 +50,9 @@ func newPaymentsReactor(cfg Config, store command.EventStore) (*Reactor, error) 
 	}
 	s := &paymentsSaga{w: writer{store}, store: store, retry: r.commandConfig()}
 	if s.accounts, err = command.NewRepository(store, command.AccountType(), s.retry); err != nil {
+		return nil, err
+	}
+	if s.payments, err = command.NewRepository(store, command.OrderPaymentType(), s.retry); err != nil {
 		return nil, err
 	}
 	r.writesTo(store)
@@ -87,6 +94,7 @@ type paymentsSaga struct {
 	store    command.EventStore
 	retry    command.Config
 	accounts *command.Repository[*payment.Account]
+	payments *command.Repository[*payment.OrderPayment]
 }
 
 // onStockReserved charges the order's total.
@@ -103,10 +111,14 @@ func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, 
 		if err != nil {
 			return "", err
 		}
-		if err := acct.Capture(e.OrderID, e.TotalCents); err != nil {
+		pay, err := loadIn(ctx, m, s.payments, e.OrderID)
+		if err != nil {
+			return "", err
+		}
+		if err := pay.Capture(acct, e.TotalCents); err != nil {
 			return "", permanent(err)
 		}
-		return s.save(ctx, m, acct)
+		return s.save(ctx, m, acct, pay)
 	})
 }
 
@@ -124,10 +136,14 @@ func (s *paymentsSaga) refund(ctx context.Context, m message, customerID, orderI
 		if err != nil {
 			return "", err
 		}
-		if err := acct.Refund(orderID); err != nil {
+		pay, err := loadIn(ctx, m, s.payments, orderID)
+		if err != nil {
+			return "", err
+		}
+		if err := pay.Refund(acct); err != nil {
 			return "", permanent(err)
 		}
-		return s.save(ctx, m, acct)
+		return s.save(ctx, m, acct, pay)
 	})
 }
 
@@ -152,16 +168,22 @@ func (s *paymentsSaga) declineUnknownCustomer(ctx context.Context, m message, cu
 	})
 }
 
-// save writes the account's changes with the inbox entry, then gives the account back to
-// its repository (see command.Repository.Committed) unless nothing was written.
-func (s *paymentsSaga) save(ctx context.Context, m message, acct *payment.Account) (string, error) {
+// save writes the changes of the account and of the order's payment with the inbox entry,
+// then gives both back to their repositories (see command.Repository.Committed) unless
+// nothing was written.
+func (s *paymentsSaga) save(ctx context.Context, m message, acct *payment.Account, pay *payment.OrderPayment) (string, error) {
 	app, err := s.accounts.Append(acct, m.meta)
 	if err != nil {
 		return "", err
 	}
-	outcome, err := s.w.write(ctx, m, app)
+	payApp, err := s.payments.Append(pay, m.meta)
+	if err != nil {
+		return "", err
+	}
+	outcome, err := s.w.write(ctx, m, app, payApp)
 	if err == nil && outcome != OutcomeDuplicate {
 		keep(m, s.accounts, acct)
+		keep(m, s.payments, pay)
 	}
 	return outcome, err
 }

@@ -158,7 +158,9 @@ func TestPaymentsRefundBeforeCapture(t *testing.T) {
 	react(t, r, record(t, order.OrderRejected{OrderID: orderID, CustomerID: acct.ID, Reason: order.ReasonInsufficientStock}, "o"), OutcomeNoop)
 	accounts := must(command.NewRepository(store, command.AccountType(), command.Config{}))(t)
 	a := must(accounts.Load(context.Background(), acct.ID))(t)
-	if pay, _ := a.Payment(orderID); a.BalanceCents() != 1000 || pay.Reason != payment.ReasonOrderClosed {
+	payments := must(command.NewRepository(store, command.OrderPaymentType(), command.Config{}))(t)
+	pay := must(payments.Load(context.Background(), orderID))(t).Payment()
+	if a.BalanceCents() != 1000 || pay.Reason != payment.ReasonOrderClosed {
 		t.Errorf("balance %d, payment %+v", a.BalanceCents(), pay)
 	}
 	// A customer without an account is declined once, in the order's decline stream.

@@ -123,10 +123,10 @@ func (w *world) eventuallyBalance(id string, cents int64) {
 	eventually(w.t, 30*time.Second, "balance of "+id, func() bool { return w.account(id).BalanceCents() == cents })
 }
 
-// wantPayment checks what the customer's account did for an order.
+// wantPayment checks what the payments context did for an order of the customer.
 func (w *world) wantPayment(customer, orderID string, state payment.PaymentState) {
 	w.t.Helper()
-	if p, ok := w.account(customer).Payment(orderID); !ok || p.State != state {
-		w.t.Errorf("payment of order %s: %+v (recorded %v), want %s", orderID, p, ok, state)
+	if p := w.payment(orderID); p.Payment().State != state || p.CustomerID() != customer {
+		w.t.Errorf("payment of order %s: %+v of customer %q, want %s of %s", orderID, p.Payment(), p.CustomerID(), state, customer)
 	}
 }

@@ -41,9 +41,9 @@ func TestSagaWithoutPayments(t *testing.T) {
 	w.waitQuiet()
 	w.wantBalance(c, 5_000)
 	for _, id := range []string{cancelled, timedOut} {
-		pay, ok := w.account(c).Payment(id)
+		pay := w.payment(id).Payment()
 		closed := pay.State == payment.PaymentStateDeclined && pay.Reason == payment.ReasonOrderClosed
-		if !ok || !(closed || pay.State == payment.PaymentStateRefunded) {
+		if !(closed || pay.State == payment.PaymentStateRefunded) {
 			t.Errorf("payment of %s: %+v, want declined (order_closed) or refunded", id, pay)
 		}
 	}

@@ -276,6 +276,13 @@ func (w *world) account(id string) *payment.Account {
 	return must(w.accounts.Load(ctx(w.t), id))(w.t)
 }
 
+// payment loads the payment of an order (its stream "order_payment-<order id>").
+func (w *world) payment(orderID string) *payment.OrderPayment {
+	w.t.Helper()
+	payments := must(command.NewRepository(w.dbs[sagas.Payments].store, command.OrderPaymentType(), command.Config{}))(w.t)
+	return must(payments.Load(ctx(w.t), orderID))(w.t)
+}
+
 // eventually polls cond every 20 ms until it holds, failing the test after timeout.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -9,35 +9,49 @@ import (
 // AggregateType names the Account stream type, for stream ids and topics.
 const AggregateType = "account"
 
-// PaymentState is what an account did for one order.
+// PaymentState is what the payments context did for one order.
 type PaymentState string
 
 // Payment states.
 const (
+	// PaymentStateNone: nothing yet (an order's payment stream that is still empty).
+	PaymentStateNone     PaymentState = "none"
 	PaymentStateCaptured PaymentState = "captured"
 	PaymentStateDeclined PaymentState = "declined"
 	PaymentStateRefunded PaymentState = "refunded"
 )
 
-// Payment is an account's record of one order.
+// Payment is what the payments context did for one order.
 type Payment struct {
 	// AmountCents is the captured (and, once refunded, refunded) amount;
 	// 0 when declined.
-	AmountCents int64
-	State       PaymentState
+	AmountCents int64        `json:"amount_cents"`
+	State       PaymentState `json:"state"`
 	// Reason is set when the payment was declined.
-	Reason Reason
+	Reason Reason `json:"reason,omitempty"`
 }
 
 // Account is the customer account aggregate; its id is the customer id.
-// Create one with [Open] or rehydrate it with [Load]; the zero value is not
-// usable. Not safe for concurrent use.
+// Create one with [Open], rehydrate it with [Load] or restore it from a
+// snapshot with [Restore]; the zero value is not usable. Not safe for
+// concurrent use.
+//
+// Its state is bounded: profile and balance. Which orders were captured,
+// declined or refunded is kept in each order's payment stream
+// ([OrderPayment]), which charges and refunds the account. Only the payment
+// events recorded before the account's [PaymentRecordsMoved] event — by
+// releases of Shopflow that kept payments in the account, so their orders
+// have no payment stream — are remembered by the account itself, per order:
+// that legacy part never grows.
 type Account struct {
-	root     domain.Root
-	name     string
-	email    string
-	balance  int64
-	payments map[string]Payment // by order id
+	root    domain.Root
+	name    string
+	email   string
+	balance int64
+	// moved is set by PaymentRecordsMoved: later payment events are remembered by the
+	// orders' payment streams, not here.
+	moved  bool
+	legacy map[string]Payment // by order id, payments recorded before moved
 }
 
 // Load rehydrates an account from its stream's events, oldest first, without
@@ -94,10 +108,20 @@ func (a *Account) Email() string { return a.email }
 // BalanceCents returns the available balance in minor units.
 func (a *Account) BalanceCents() int64 { return a.balance }
 
-// Payment returns what the account did for an order, if anything.
-func (a *Account) Payment(orderID string) (Payment, bool) {
-	p, ok := a.payments[orderID]
+// legacyPayment returns what the account did for an order before its payment records
+// moved to the orders' payment streams, if anything.
+func (a *Account) legacyPayment(orderID string) (Payment, bool) {
+	p, ok := a.legacy[orderID]
 	return p, ok
+}
+
+// recordPayment records a payment event, after PaymentRecordsMoved if the account has not
+// recorded that yet: a payment recorded from now on is remembered by its order's stream.
+func (a *Account) recordPayment(e domain.Event) {
+	if !a.moved {
+		a.root.Record(PaymentRecordsMoved{CustomerID: a.ID()}, a.apply)
+	}
+	a.root.Record(e, a.apply)
 }
 
 // apply is the only code that changes an Account's state.
@@ -108,7 +132,6 @@ func (a *Account) apply(e domain.Event) error {
 		}
 		a.root.SetID(o.CustomerID)
 		a.name, a.email = o.Name, o.Email
-		a.payments = make(map[string]Payment)
 		return nil
 	}
 	if a.root.ID() == "" {
@@ -125,20 +148,35 @@ func (a *Account) applyChange(e domain.Event) error {
 	case FundsDeposited:
 		a.balance += e.AmountCents
 		return a.owns(e.CustomerID)
+	case PaymentRecordsMoved:
+		a.moved = true
+		return a.owns(e.CustomerID)
 	case PaymentCaptured:
 		a.balance -= e.AmountCents
-		a.payments[e.OrderID] = Payment{AmountCents: e.AmountCents, State: PaymentStateCaptured}
+		a.remember(e.OrderID, Payment{AmountCents: e.AmountCents, State: PaymentStateCaptured})
 		return a.owns(e.CustomerID)
 	case PaymentDeclined:
-		a.payments[e.OrderID] = Payment{State: PaymentStateDeclined, Reason: e.Reason}
+		a.remember(e.OrderID, Payment{State: PaymentStateDeclined, Reason: e.Reason})
 		return a.owns(e.CustomerID)
 	case PaymentRefunded:
 		a.balance += e.AmountCents
-		a.payments[e.OrderID] = Payment{AmountCents: e.AmountCents, State: PaymentStateRefunded}
+		a.remember(e.OrderID, Payment{AmountCents: e.AmountCents, State: PaymentStateRefunded})
 		return a.owns(e.CustomerID)
 	default:
 		return fmt.Errorf("account: %w %q", domain.ErrUnknownEventType, e.EventType())
 	}
+}
+
+// remember keeps what a payment event of an order did, if the account still remembers
+// payments itself (before PaymentRecordsMoved).
+func (a *Account) remember(orderID string, p Payment) {
+	if a.moved {
+		return
+	}
+	if a.legacy == nil {
+		a.legacy = make(map[string]Payment)
+	}
+	a.legacy[orderID] = p
 }
 
 // owns checks that an event's customer id is this account's.

@@ -33,8 +33,8 @@ func newAccount(t testing.TB, balance int64) *Account {
 	return a
 }
 
-// wantChanges fails unless the account recorded exactly want.
-func wantChanges(t testing.TB, a *Account, want ...domain.Event) {
+// wantChanges fails unless the aggregate recorded exactly want.
+func wantChanges(t testing.TB, a interface{ Changes() []domain.Event }, want ...domain.Event) {
 	t.Helper()
 	got := a.Changes()
 	if len(got) == 0 && len(want) == 0 {
@@ -159,170 +159,6 @@ func TestDeposit(t *testing.T) {
 	})
 }
 
-func TestCapture(t *testing.T) {
-	tests := []struct {
-		name    string
-		balance int64
-		amount  int64
-		want    domain.Event
-		after   int64
-	}{
-		{"enough funds", 1000, 400, PaymentCaptured{CustomerID: customer, OrderID: order1, AmountCents: 400}, 600},
-		{"exact balance", 400, 400, PaymentCaptured{CustomerID: customer, OrderID: order1, AmountCents: 400}, 0},
-		{"free order", 0, 0, PaymentCaptured{CustomerID: customer, OrderID: order1, AmountCents: 0}, 0},
-		{"insufficient funds", 399, 400, PaymentDeclined{CustomerID: customer, OrderID: order1, Reason: ReasonInsufficientFunds}, 399},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := newAccount(t, tt.balance)
-			if err := a.Capture(order1, tt.amount); err != nil {
-				t.Fatal(err)
-			}
-			wantChanges(t, a, tt.want)
-			balance(t, a, tt.after)
-		})
-	}
-	t.Run("invalid input", func(t *testing.T) {
-		a := newAccount(t, 1000)
-		if got := fieldsOf(t, a.Capture("", -1)); !slices.Equal(got, []string{"order_id", "amount_cents"}) {
-			t.Errorf("fields = %v", got)
-		}
-		wantChanges(t, a)
-	})
-}
-
-// TestCaptureOncePerOrder covers duplicate and late capture requests: once
-// the account handled the order, nothing is recorded and no money moves.
-func TestCaptureOncePerOrder(t *testing.T) {
-	firsts := map[string]func(*Account){
-		"captured": func(a *Account) { _ = a.Capture(order1, 100) },
-		"declined": func(a *Account) { _ = a.Capture(order1, 1_000_000) },
-		"refunded": func(a *Account) { _ = a.Capture(order1, 100); _ = a.Refund(order1) },
-		"closed":   func(a *Account) { _ = a.Refund(order1) },
-	}
-	for name, first := range firsts {
-		t.Run(name, func(t *testing.T) {
-			a := newAccount(t, 1000)
-			first(a)
-			a.MarkCommitted()
-			before := a.BalanceCents()
-			if err := a.Capture(order1, 100); err != nil {
-				t.Fatal(err)
-			}
-			wantChanges(t, a)
-			balance(t, a, before)
-		})
-	}
-}
-
-func TestRefund(t *testing.T) {
-	t.Run("captured payment in full", func(t *testing.T) {
-		a := newAccount(t, 1000)
-		_ = a.Capture(order1, 300)
-		_ = a.Capture(order2, 200)
-		a.MarkCommitted()
-		if err := a.Refund(order1); err != nil {
-			t.Fatal(err)
-		}
-		wantChanges(t, a, PaymentRefunded{CustomerID: customer, OrderID: order1, AmountCents: 300})
-		balance(t, a, 800)
-		if p, _ := a.Payment(order1); p != (Payment{AmountCents: 300, State: PaymentStateRefunded}) {
-			t.Errorf("payment = %+v", p)
-		}
-	})
-	t.Run("refund may exceed the deposit limit", func(t *testing.T) {
-		a := newAccount(t, 100)
-		_ = a.Capture(order1, 100)
-		for range MaxBalanceCents / MaxDepositCents {
-			_ = a.Deposit(MaxDepositCents)
-		}
-		a.MarkCommitted()
-		if err := a.Refund(order1); err != nil {
-			t.Fatal(err)
-		}
-		balance(t, a, MaxBalanceCents+100)
-	})
-	t.Run("before capture closes the order", func(t *testing.T) {
-		a := newAccount(t, 1000)
-		if err := a.Refund(order1); err != nil {
-			t.Fatal(err)
-		}
-		wantChanges(t, a, PaymentDeclined{CustomerID: customer, OrderID: order1, Reason: ReasonOrderClosed})
-		balance(t, a, 1000)
-		if p, _ := a.Payment(order1); p != (Payment{State: PaymentStateDeclined, Reason: ReasonOrderClosed}) {
-			t.Errorf("payment = %+v", p)
-		}
-	})
-	t.Run("missing order id", func(t *testing.T) {
-		a := newAccount(t, 1000)
-		if got := fieldsOf(t, a.Refund("")); !slices.Equal(got, []string{"order_id"}) {
-			t.Errorf("fields = %v", got)
-		}
-		wantChanges(t, a)
-	})
-}
-
-// TestRefundOncePerOrder covers duplicate compensation messages.
-func TestRefundOncePerOrder(t *testing.T) {
-	firsts := map[string]func(*Account){
-		"refunded": func(a *Account) { _ = a.Capture(order1, 100); _ = a.Refund(order1) },
-		"declined": func(a *Account) { _ = a.Capture(order1, 1_000_000) },
-		"closed":   func(a *Account) { _ = a.Refund(order1) },
-	}
-	for name, first := range firsts {
-		t.Run(name, func(t *testing.T) {
-			a := newAccount(t, 1000)
-			first(a)
-			a.MarkCommitted()
-			if err := a.Refund(order1); err != nil {
-				t.Fatal(err)
-			}
-			wantChanges(t, a)
-			balance(t, a, 1000)
-		})
-	}
-}
-
-// TestMoneyIsConserved runs a mixed sequence, with duplicates and reordered
-// compensations, and checks deposits = balance + captured - refunded.
-func TestMoneyIsConserved(t *testing.T) {
-	a := newAccount(t, 0)
-	steps := []func() error{
-		func() error { return a.Deposit(1000) },
-		func() error { return a.Capture("o-a", 400) },
-		func() error { return a.Capture("o-a", 400) }, // duplicate
-		func() error { return a.Capture("o-b", 700) }, // declined
-		func() error { return a.Refund("o-c") },       // cancel before capture
-		func() error { return a.Capture("o-c", 100) }, // late capture: ignored
-		func() error { return a.Capture("o-d", 600) },
-		func() error { return a.Refund("o-a") },
-		func() error { return a.Refund("o-a") }, // duplicate
-		func() error { return a.Deposit(50) },
-	}
-	for i, step := range steps {
-		if err := step(); err != nil {
-			t.Fatalf("step %d: %v", i, err)
-		}
-		if a.BalanceCents() < 0 {
-			t.Fatalf("step %d: negative balance %d", i, a.BalanceCents())
-		}
-	}
-	var deposited, captured, refunded int64
-	for _, e := range a.Changes() {
-		switch e := e.(type) {
-		case FundsDeposited:
-			deposited += e.AmountCents
-		case PaymentCaptured:
-			captured += e.AmountCents
-		case PaymentRefunded:
-			refunded += e.AmountCents
-		}
-	}
-	if deposited != a.BalanceCents()+captured-refunded || a.BalanceCents() != 450 {
-		t.Errorf("deposited %d, balance %d, captured %d, refunded %d", deposited, a.BalanceCents(), captured, refunded)
-	}
-}
-
 // An account loaded from part of its history and advanced by the rest equals the account
 // loaded from all of it; advancing with uncommitted changes is refused.
 func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
@@ -332,6 +168,8 @@ func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
 		PaymentCaptured{CustomerID: customer, OrderID: order1, AmountCents: 300},
 		PaymentDeclined{CustomerID: customer, OrderID: order2, Reason: ReasonInsufficientFunds},
 		PaymentRefunded{CustomerID: customer, OrderID: order1, AmountCents: 300},
+		PaymentRecordsMoved{CustomerID: customer},
+		PaymentCaptured{CustomerID: customer, OrderID: "o-3", AmountCents: 100},
 	}
 	domaintest.CheckAdvance(t, history, Load, (*Account).Advance, func(a *Account) error { return a.Deposit(1) })
 }

@@ -10,6 +10,14 @@ const (
 	TypePaymentCaptured = "PaymentCaptured"
 	TypePaymentDeclined = "PaymentDeclined"
 	TypePaymentRefunded = "PaymentRefunded"
+	// TypePaymentRecordsMoved marks, in an account stream, where the account stopped
+	// remembering payments per order.
+	TypePaymentRecordsMoved = "PaymentRecordsMoved"
+
+	// Events of an order's payment stream (OrderPayment).
+	TypeOrderPaymentCaptured = "OrderPaymentCaptured"
+	TypeOrderPaymentDeclined = "OrderPaymentDeclined"
+	TypeOrderPaymentRefunded = "OrderPaymentRefunded"
 )
 
 // Reason is why a payment was declined.
@@ -58,6 +66,51 @@ type PaymentRefunded struct {
 	AmountCents int64  `json:"amount_cents"`
 }
 
+// PaymentRecordsMoved records that the account stops remembering what it did for each
+// order: the payment events after it are remembered by each order's payment stream
+// ([OrderPayment]), written in the same transaction. An account records it once, just
+// before its first payment event by a release that keeps payments per order; the payment
+// events before it stay the account's own record of their orders.
+type PaymentRecordsMoved struct {
+	CustomerID string `json:"customer_id"`
+}
+
+// OrderPaymentCaptured records, in the order's payment stream, that the order's amount was
+// captured from the customer's account (whose stream records PaymentCaptured).
+type OrderPaymentCaptured struct {
+	OrderID     string `json:"order_id"`
+	CustomerID  string `json:"customer_id"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+// OrderPaymentDeclined records, in the order's payment stream, that the order will not be
+// charged (the account's stream records PaymentDeclined with the same reason).
+type OrderPaymentDeclined struct {
+	OrderID    string `json:"order_id"`
+	CustomerID string `json:"customer_id"`
+	Reason     Reason `json:"reason"`
+}
+
+// OrderPaymentRefunded records, in the order's payment stream, that the captured amount went
+// back to the customer's account (whose stream records PaymentRefunded).
+type OrderPaymentRefunded struct {
+	OrderID     string `json:"order_id"`
+	CustomerID  string `json:"customer_id"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+// EventType returns TypePaymentRecordsMoved.
+func (PaymentRecordsMoved) EventType() string { return TypePaymentRecordsMoved }
+
+// EventType returns TypeOrderPaymentCaptured.
+func (OrderPaymentCaptured) EventType() string { return TypeOrderPaymentCaptured }
+
+// EventType returns TypeOrderPaymentDeclined.
+func (OrderPaymentDeclined) EventType() string { return TypeOrderPaymentDeclined }
+
+// EventType returns TypeOrderPaymentRefunded.
+func (OrderPaymentRefunded) EventType() string { return TypeOrderPaymentRefunded }
+
 // EventType returns TypeAccountOpened.
 func (AccountOpened) EventType() string { return TypeAccountOpened }
 
@@ -81,6 +134,10 @@ func Register(r *domain.Registry) {
 	domain.RegisterEvent[PaymentCaptured](r)
 	domain.RegisterEvent[PaymentDeclined](r)
 	domain.RegisterEvent[PaymentRefunded](r)
+	domain.RegisterEvent[PaymentRecordsMoved](r)
+	domain.RegisterEvent[OrderPaymentCaptured](r)
+	domain.RegisterEvent[OrderPaymentDeclined](r)
+	domain.RegisterEvent[OrderPaymentRefunded](r)
 }
 
 // DeclineUnknownCustomer returns the PaymentDeclined (reason

@@ -22,9 +22,18 @@ func TestEventsJSONContract(t *testing.T) {
 			JSON: `{"customer_id":"c1","order_id":"o1","reason":"unknown_customer"}`},
 		{Event: PaymentRefunded{CustomerID: "c1", OrderID: "o1", AmountCents: 300},
 			JSON: `{"customer_id":"c1","order_id":"o1","amount_cents":300}`},
+		{Event: PaymentRecordsMoved{CustomerID: "c1"},
+			JSON: `{"customer_id":"c1"}`},
+		{Event: OrderPaymentCaptured{OrderID: "o1", CustomerID: "c1", AmountCents: 300},
+			JSON: `{"order_id":"o1","customer_id":"c1","amount_cents":300}`},
+		{Event: OrderPaymentDeclined{OrderID: "o1", CustomerID: "c1", Reason: ReasonOrderClosed},
+			JSON: `{"order_id":"o1","customer_id":"c1","reason":"order_closed"}`},
+		{Event: OrderPaymentRefunded{OrderID: "o1", CustomerID: "c1", AmountCents: 300},
+			JSON: `{"order_id":"o1","customer_id":"c1","amount_cents":300}`},
 	})
 }
 
 func TestRegisterNames(t *testing.T) {
-	domaintest.CheckTypes(t, Register, []string{"AccountOpened", "FundsDeposited", "PaymentCaptured", "PaymentDeclined", "PaymentRefunded"})
+	domaintest.CheckTypes(t, Register, []string{"AccountOpened", "FundsDeposited", "OrderPaymentCaptured", "OrderPaymentDeclined",
+		"OrderPaymentRefunded", "PaymentCaptured", "PaymentDeclined", "PaymentRecordsMoved", "PaymentRefunded"})
 }

@@ -14,11 +14,15 @@ func TestLoadRebuildsSameState(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = a.Deposit(1000)
-	_ = a.Capture(order1, 300)
-	_ = a.Capture(order2, 5000)
-	_ = a.Capture("o-3", 100)
-	_ = a.Refund(order1)
-	_ = a.Refund("o-4")
+	payments := map[string]*OrderPayment{}
+	for _, id := range []string{order1, order2, "o-3", "o-4"} {
+		payments[id] = newPayment(t, id)
+	}
+	_ = payments[order1].Capture(a, 300)
+	_ = payments[order2].Capture(a, 5000)
+	_ = payments["o-3"].Capture(a, 100)
+	_ = payments[order1].Refund(a)
+	_ = payments["o-4"].Refund(a)
 	history := a.Changes()
 	a.MarkCommitted()
 	loaded, err := Load(history)
@@ -28,11 +32,18 @@ func TestLoadRebuildsSameState(t *testing.T) {
 	if !reflect.DeepEqual(loaded, a) {
 		t.Errorf("loaded %+v\n  want %+v", loaded, a)
 	}
-	if loaded.Version() != 7 || loaded.CommittedVersion() != 7 || len(loaded.Changes()) != 0 {
+	if loaded.Version() != 8 || loaded.CommittedVersion() != 8 || len(loaded.Changes()) != 0 {
 		t.Errorf("version %d/%d, changes %v", loaded.Version(), loaded.CommittedVersion(), loaded.Changes())
 	}
-	if p, ok := loaded.Payment(order2); !ok || p.State != PaymentStateDeclined || p.Reason != ReasonInsufficientFunds {
-		t.Errorf("payment of order2 = %+v, %v", p, ok)
+	for id, p := range payments {
+		history := p.Changes()
+		p.MarkCommitted()
+		if loaded, err := LoadOrderPayment(id, history); err != nil || !reflect.DeepEqual(loaded, p) {
+			t.Errorf("payment of %s loaded %+v, %v\n  want %+v", id, loaded, err, p)
+		}
+	}
+	if p := payments[order2].Payment(); p.State != PaymentStateDeclined || p.Reason != ReasonInsufficientFunds {
+		t.Errorf("payment of order2 = %+v", p)
 	}
 }
 
@@ -65,6 +76,8 @@ func TestLoadErrors(t *testing.T) {
 		{"decline elsewhere", []domain.Event{opened, PaymentDeclined{CustomerID: "x"}}, domain.ErrInvalidHistory},
 		{"refund elsewhere", []domain.Event{opened, PaymentRefunded{CustomerID: "x"}}, domain.ErrInvalidHistory},
 		{"foreign event", []domain.Event{opened, foreignEvent{}}, domain.ErrUnknownEventType},
+		{"records moved elsewhere", []domain.Event{opened, PaymentRecordsMoved{CustomerID: "x"}}, domain.ErrInvalidHistory},
+		{"order payment event", []domain.Event{opened, OrderPaymentCaptured{CustomerID: customer}}, domain.ErrUnknownEventType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,21 @@ func AccountType() AggregateType[*payment.Account] {
 	}
 }
 
+// OrderPaymentType describes how order payments are stored: stream
+// "order_payment-<order id>" of the payments database, appended in the same transaction as
+// the account it charges or refunds. A missing stream loads as a new payment (state none),
+// never as not found.
+func OrderPaymentType() AggregateType[*payment.OrderPayment] {
+	return AggregateType[*payment.OrderPayment]{
+		Name:     payment.OrderPaymentAggregateType,
+		Register: payment.Register,
+		Load:     payment.LoadOrderPayment,
+		Status: func(p *payment.OrderPayment) string {
+			return string(p.Payment().State)
+		},
+	}
+}
+
 // OpenAccount registers a customer, with an account of zero balance, under a new id.
 // Emails are unique, ignoring case and surrounding white space.
 type OpenAccount struct {
