@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,8 @@ type ledger struct {
 // every order is settled, stock never went negative and matches the confirmed orders,
 // nothing was reserved, released, captured or refunded twice, and money is conserved:
 // deposits − captured + refunded = balances. It runs with both consumer group protocols.
+// The "flash" run adds skew and instances: half the orders want one hot product and
+// half come from one hot customer, with two reactors per context sharing each group.
 // SHOPFLOW_SAGA_SEED replays a seed.
 func TestSagaRandomized(t *testing.T) {
 	seed := uint64(20261125)
@@ -39,13 +42,24 @@ func TestSagaRandomized(t *testing.T) {
 		seed = must(strconv.ParseUint(s, 10, 64))(t)
 	}
 	t.Logf("seed %d", seed)
-	for _, serverSide := range []bool{false, true} {
-		name := map[bool]string{false: "classic", true: "kip848"}[serverSide]
-		t.Run(name, func(t *testing.T) {
-			w := newWorld(t, worldOpts{partitions: 3, serverSide: serverSide})
+	runs := []struct {
+		name string
+		opts worldOpts
+		hot  bool
+	}{
+		{"classic", worldOpts{partitions: 3}, false},
+		{"kip848", worldOpts{partitions: 3, serverSide: true}, false},
+		{"flash", worldOpts{partitions: 3, replicas: 2}, true},
+	}
+	for _, run := range runs {
+		t.Run(run.name, func(t *testing.T) {
+			w := newWorld(t, run.opts)
 			w.start()
 			l, products, customers := w.seedRandom(rand.New(rand.NewPCG(seed, 1)))
-			w.runRandom(seed, l, products, customers)
+			if run.hot {
+				w.restockHot(l, products[0], 500)
+			}
+			w.runRandom(seed, l, products, customers, run.hot)
 			for _, id := range l.orders {
 				w.waitSettled(id)
 			}
@@ -76,7 +90,7 @@ func (w *world) seedRandom(rng *rand.Rand) (l *ledger, products, customers []str
 
 // runRandom runs 4 concurrent clients until 300 orders are placed, restarting all
 // reactors after a third of them and two of them after two thirds.
-func (w *world) runRandom(seed uint64, l *ledger, products, customers []string) {
+func (w *world) runRandom(seed uint64, l *ledger, products, customers []string, hot bool) {
 	const total = 300
 	var placed atomic.Int64
 	var wg sync.WaitGroup
@@ -84,7 +98,7 @@ func (w *world) runRandom(seed uint64, l *ledger, products, customers []string) 
 		r := rand.New(rand.NewPCG(seed, uint64(worker)+2))
 		wg.Go(func() {
 			for placed.Load() < total {
-				w.randomOp(r, l, products, customers, &placed)
+				w.randomOp(r, l, products, customers, &placed, hot)
 			}
 		})
 	}
@@ -102,11 +116,11 @@ func (w *world) runRandom(seed uint64, l *ledger, products, customers []string) 
 }
 
 // randomOp does one random client action.
-func (w *world) randomOp(r *rand.Rand, l *ledger, products, customers []string, placed *atomic.Int64) {
+func (w *world) randomOp(r *rand.Rand, l *ledger, products, customers []string, placed *atomic.Int64, hot bool) {
 	t := w.t
 	switch n := r.IntN(100); {
 	case n < 60:
-		id := w.randomOrder(r, products, customers)
+		id := w.randomOrder(r, products, customers, hot)
 		l.mu.Lock()
 		l.orders = append(l.orders, id)
 		l.mu.Unlock()
@@ -142,14 +156,24 @@ func (w *world) randomOp(r *rand.Rand, l *ledger, products, customers []string, 
 }
 
 // randomOrder places an order of 1 to 3 random lines, now and then for an unknown
-// customer or product.
-func (w *world) randomOrder(r *rand.Rand, products, customers []string) string {
+// customer or product. With hot, half the orders come from customers[0] and half hold
+// products[0].
+func (w *world) randomOrder(r *rand.Rand, products, customers []string, hot bool) string {
 	customer := customers[r.IntN(len(customers))]
 	if r.IntN(100) < 3 {
 		customer = uuid.NewString()
 	}
+	perm := r.Perm(len(products))[:r.IntN(3)+1]
+	if hot {
+		if r.IntN(2) == 0 {
+			customer = customers[0]
+		}
+		if r.IntN(2) == 0 && !slices.Contains(perm, 0) {
+			perm[0] = 0
+		}
+	}
 	var lines []any
-	for _, i := range r.Perm(len(products))[:r.IntN(3)+1] {
+	for _, i := range perm {
 		p := products[i]
 		if r.IntN(100) < 2 {
 			p = uuid.NewString()
@@ -157,6 +181,12 @@ func (w *world) randomOrder(r *rand.Rand, products, customers []string) string {
 		lines = append(lines, p, r.IntN(4)+1)
 	}
 	return w.newOrder(customer, lines...)
+}
+
+// restockHot adds stock to the hot product, so that it confirms many orders.
+func (w *world) restockHot(l *ledger, product string, q int64) {
+	must(w.restock.Handle(ctx(w.t), command.RestockProduct{ProductID: product, Quantity: q}, noOpts))(w.t)
+	l.restocked[product] += q
 }
 
 // checkOrders checks that every order is settled and that the run exercised every

@@ -39,7 +39,8 @@ type world struct {
 	cfg      sagas.Config
 	reg      *prometheus.Registry
 	dbs      map[string]db
-	running  map[string]func()
+	running  map[string][]func()
+	replicas int
 	mu       *sync.Mutex
 	place    *command.PlaceOrderHandler
 	cancel   *command.CancelOrderHandler
@@ -59,6 +60,9 @@ type worldOpts struct {
 	deadline   time.Duration
 	// serverSide runs the reactors with the KIP-848 group protocol.
 	serverSide bool
+	// replicas is how many reactors start runs per context, sharing its group (default 1):
+	// several instances of each service.
+	replicas int
 }
 
 // logger writes warnings and errors of relays and reactors to stderr.
@@ -67,7 +71,8 @@ var logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level:
 // newWorld builds a world with its relays running and no reactor started.
 func newWorld(t testing.TB, o worldOpts) *world {
 	t.Helper()
-	w := &world{t: t, dbs: map[string]db{}, running: map[string]func(){}, mu: &sync.Mutex{}, reg: prometheus.NewRegistry()}
+	w := &world{t: t, dbs: map[string]db{}, running: map[string][]func(){}, mu: &sync.Mutex{}, reg: prometheus.NewRegistry(),
+		replicas: max(o.replicas, 1)}
 	for _, c := range contexts {
 		w.dbs[c] = newDB(t)
 	}
@@ -180,7 +185,9 @@ func (w *world) start(cs ...string) {
 		cs = contexts
 	}
 	for _, c := range cs {
-		w.startWith(c, w.cfg)
+		for range w.replicas {
+			w.startWith(c, w.cfg)
+		}
 	}
 }
 
@@ -194,7 +201,7 @@ func (w *world) startWith(c string, cfg sagas.Config) {
 	})
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.running[c] = stop
+	w.running[c] = append(w.running[c], stop)
 }
 
 // stop stops the reactors of the given contexts (all when none is given).
@@ -204,10 +211,10 @@ func (w *world) stop(cs ...string) {
 	}
 	for _, c := range cs {
 		w.mu.Lock()
-		stop := w.running[c]
+		stops := w.running[c]
 		delete(w.running, c)
 		w.mu.Unlock()
-		if stop != nil {
+		for _, stop := range stops {
 			stop()
 		}
 	}
