@@ -39,20 +39,22 @@ func (s *Store) LoadSnapshot(ctx context.Context, streamID string) (Snapshot, bo
 	return snap, true, nil
 }
 
-// saveSnapshotSQL stores a snapshot over the stream's previous one if it is newer or of
-// another schema version (the writer's schema wins: readers ignore the others), and only
-// if the stream has the event of that version: a snapshot is never ahead of its stream.
+// saveSnapshotSQL stores a snapshot over the stream's previous one unless that one is newer
+// and of the same schema version (the writer's schema wins: readers ignore the others; a
+// snapshot of the same version is rewritten, so a reader that could not use the stored one
+// replaces it), and only if the stream has the event of that version: a snapshot is never
+// ahead of its stream.
 const saveSnapshotSQL = `INSERT INTO snapshots (stream_id, stream_type, version, schema_version, state)
 SELECT $1, $2, $3, $4, $5
 WHERE EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3)
 ON CONFLICT (stream_id) DO UPDATE SET
     stream_type = EXCLUDED.stream_type, version = EXCLUDED.version,
     schema_version = EXCLUDED.schema_version, state = EXCLUDED.state, taken_at = EXCLUDED.taken_at
-WHERE snapshots.version < EXCLUDED.version OR snapshots.schema_version <> EXCLUDED.schema_version`
+WHERE snapshots.version <= EXCLUDED.version OR snapshots.schema_version <> EXCLUDED.schema_version`
 
 // SaveSnapshot stores snap as its stream's snapshot and reports whether it did: not when the
-// stored one is as new or newer (of the same schema version), nor when the stream has no
-// event at snap.Version. It is its own short transaction, outside any append: a snapshot
+// stored one is newer (and of the same schema version), nor when the stream has no event at
+// snap.Version. It is its own short transaction, outside any append: a snapshot
 // describes events already committed, which never change. Errors: ErrInvalidWrite for an
 // empty stream id or type, a version below 1 or no state; database errors, wrapped.
 func (s *Store) SaveSnapshot(ctx context.Context, snap Snapshot) (bool, error) {

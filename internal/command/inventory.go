@@ -10,7 +10,8 @@ import (
 )
 
 // ProductType describes how products are stored: stream "product-<product id>" of the
-// inventory database.
+// inventory database, kept between commands and snapshotted (schema
+// inventory.ProductSnapshotVersion).
 func ProductType() AggregateType[*inventory.Product] {
 	return AggregateType[*inventory.Product]{
 		Name:     inventory.ProductAggregateType,
@@ -21,6 +22,11 @@ func ProductType() AggregateType[*inventory.Product] {
 		Advance: (*inventory.Product).Advance,
 		Unique: func(p *inventory.Product) []UniqueField {
 			return []UniqueField{{Field: "sku", Value: normalForm(p.SKU())}}
+		},
+		Snapshot: &SnapshotCodec[*inventory.Product]{
+			SchemaVersion: inventory.ProductSnapshotVersion,
+			Encode:        (*inventory.Product).Snapshot,
+			Restore:       inventory.RestoreProduct,
 		},
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // AccountType describes how customer accounts are stored: stream
-// "account-<customer id>" of the payments database.
+// "account-<customer id>" of the payments database, kept between commands and snapshotted
+// (schema payment.AccountSnapshotVersion).
 func AccountType() AggregateType[*payment.Account] {
 	return AggregateType[*payment.Account]{
 		Name:     payment.AggregateType,
@@ -19,6 +20,11 @@ func AccountType() AggregateType[*payment.Account] {
 		Advance: (*payment.Account).Advance,
 		Unique: func(a *payment.Account) []UniqueField {
 			return []UniqueField{{Field: "email", Value: normalForm(a.Email())}}
+		},
+		Snapshot: &SnapshotCodec[*payment.Account]{
+			SchemaVersion: payment.AccountSnapshotVersion,
+			Encode:        (*payment.Account).Snapshot,
+			Restore:       payment.Restore,
 		},
 	}
 }

@@ -50,6 +50,10 @@ type AggregateType[A Aggregate] struct {
 	// aggregate; creating a second one with any of them fails with a *TakenError and
 	// writes nothing.
 	Unique func(A) []UniqueField
+	// Snapshot, optional, lets a Repository load the type's aggregates from a snapshot of
+	// their state plus the events after it, and take such snapshots (see Config.
+	// SnapshotEvery). It needs Advance, which applies those events.
+	Snapshot *SnapshotCodec[A]
 }
 
 // UniqueField is a field of an aggregate whose value is unique among its type.
@@ -152,16 +156,23 @@ func (e *NotFoundError) Unwrap() error { return domain.ErrNotFound }
 // Update, Create and Committed put it back once its changes are stored. Streams that grow
 // with every order (a product's, an account's) then cost one short read per command
 // instead of their whole history.
+//
+// For types with a Snapshot codec, in a store that implements SnapshotStore, an aggregate
+// that is not kept is loaded from its stream's snapshot and the events after it, and
+// snapshots are taken as streams grow (see Config.SnapshotEvery and snapshots.go): a cold
+// load, after a restart or an eviction, reads a bounded tail however long the stream.
 type Repository[A Aggregate] struct {
 	store    EventStore
 	typ      AggregateType[A]
 	registry *domain.Registry
 	cfg      Config
 	kept     *lru.Cache[string, A] // nil without Advance or with CacheSize < 0
+	snaps    snapshots             // zero: no snapshots
 }
 
 // NewRepository returns a repository of typ's aggregates in store. It fails if store is
-// nil, typ lacks Name, Register or Load, or cfg is invalid.
+// nil, typ lacks Name, Register or Load, typ has a Snapshot codec but no Advance, or cfg
+// is invalid.
 func NewRepository[A Aggregate](store EventStore, typ AggregateType[A], cfg Config) (*Repository[A], error) {
 	var errs []error
 	if store == nil {
@@ -170,7 +181,7 @@ func NewRepository[A Aggregate](store EventStore, typ AggregateType[A], cfg Conf
 	if typ.Name == "" || typ.Register == nil || typ.Load == nil {
 		errs = append(errs, errors.New("command: aggregate type needs Name, Register and Load"))
 	}
-	errs = append(errs, cfg.Validate())
+	errs = append(errs, typ.Snapshot.validate(typ.Advance != nil), cfg.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -184,16 +195,21 @@ func NewRepository[A Aggregate](store EventStore, typ AggregateType[A], cfg Conf
 		}
 		r.kept = kept
 	}
-	return r, nil
+	var err error
+	r.snaps, err = newSnapshots(store, typ.Snapshot != nil, r.cfg)
+	return r, err
 }
 
-// Load reads and decodes the stream of aggregate id and rehydrates it, or brings a kept
-// aggregate up to date with the events after its version. It returns a *NotFoundError if
-// the aggregate does not exist. The caller owns the aggregate: give it back with Committed
-// once its changes are stored, or drop it.
+// Load rehydrates aggregate id — from its snapshot and the events after it if it has one,
+// else from its whole stream — or brings a kept aggregate up to date with the events after
+// its version. It returns a *NotFoundError if the aggregate does not exist. The caller owns
+// the aggregate: give it back with Committed once its changes are stored, or drop it. A
+// load that finds the stream Config.SnapshotEvery events past its snapshot takes a new one
+// first (see snapshots.go).
 func (r *Repository[A]) Load(ctx context.Context, id string) (A, error) {
 	if a, ok := r.take(id); ok {
 		if err := r.advance(ctx, a); err == nil {
+			r.refreshSnapshot(ctx, a)
 			return a, nil
 		} else if ctx.Err() != nil {
 			var zero A
@@ -201,7 +217,13 @@ func (r *Repository[A]) Load(ctx context.Context, id string) (A, error) {
 		}
 		// A kept aggregate that cannot advance is dropped and loaded afresh.
 	}
-	return r.loadAll(ctx, id)
+	a, from, err := r.loadFresh(ctx, id)
+	if err != nil {
+		var zero A
+		return zero, err
+	}
+	r.snapshotIfDue(ctx, a, from)
+	return a, nil
 }
 
 // take removes aggregate id from the kept ones and returns it.
@@ -231,8 +253,9 @@ func (r *Repository[A]) advance(ctx context.Context, a A) error {
 }
 
 // Committed gives back an aggregate whose changes are stored (Create and Update do it
-// themselves; saga code that writes with Append does it after its write): it is marked
-// committed and kept for the next Load. The caller must not use it afterwards.
+// themselves; saga code that writes with Append does it after its write, never before):
+// it is marked committed and kept for the next Load. The caller must not use it
+// afterwards.
 func (r *Repository[A]) Committed(a A) {
 	a.MarkCommitted()
 	if r.kept != nil {
@@ -372,6 +395,8 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 		}
 		return Result{}, fmt.Errorf("save %s: %w", res.StreamID, err)
 	}
+	a.MarkCommitted()
+	r.snapshotStored(ctx, a)
 	r.Committed(a)
 	return res, nil
 }
