@@ -70,6 +70,16 @@
 // Records carry a versioned JSON Envelope (see Envelope) and headers for routing; Decode
 // applies registered Upcasters so consumers see the newest schema of each event type.
 //
+// # Snapshots
+//
+// The snapshots table holds, per stream, the newest snapshot of its aggregate's state
+// (Snapshot, LoadSnapshot, SaveSnapshot), so that loading an aggregate reads the snapshot
+// and the events after it instead of the whole stream (command.Repository decides when to
+// take one). A snapshot is written in its own statement after the events it describes have
+// committed, never inside an append; the store refuses one older than the stored one, or
+// of a version the stream does not have. It is derived data: deleting snapshots is always
+// safe, and the relay never reads them.
+//
 // # Retention
 //
 // Nothing else deletes from the inbox and idempotency_keys tables, so a Pruner does: inbox
@@ -102,10 +112,14 @@
 //
 //   - inventory: OrderPlaced finds the order's reservation with an outcome (reserved,
 //     failed or released) and reserves nothing; a release (OrderCancelled, OrderRejected,
-//     PaymentDeclined) of a reservation that failed or was released records nothing;
-//   - payments: an account remembers each order it captured, declined or refunded
-//     (payment.Account.Payment), so a replayed OrderStockReserved charges nothing again
-//     and a replayed refund refunds nothing again; an order of a customer without an
+//     PaymentDeclined) of a reservation that failed or was released records nothing.
+//     Products keep nothing per order: the reservation stream, appended with them, knows;
+//   - payments: each order's payment stream ("order_payment-<order id>", appended with the
+//     account's events) remembers whether the order was captured, declined or refunded
+//     (payment.OrderPayment), so a replayed OrderStockReserved charges nothing again and a
+//     replayed refund refunds nothing again, while the account keeps only its balance; for
+//     orders paid before those streams existed the account's own record of its older
+//     payment events answers (see the payment package); an order of a customer without an
 //     account finds its decline stream (sagas.DeclineStreamType) and records nothing;
 //   - orders: a reaction to an order that is no longer pending writes only its inbox row,
 //     and the settlement stream records the priced lines and the capture once each.

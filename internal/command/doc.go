@@ -22,8 +22,23 @@
 // # Identifiers
 //
 // New aggregate ids are UUIDv7 strings ([NewID]); ids from outside are accepted only as
-// canonical UUIDs ([ParseID]). A stream id is "<aggregate type>-<id>" ([StreamID]), e.g.
-// "order-0190…", "product-…", "order_reservation-<order id>", "account-<customer id>".
+// canonical UUIDs ([ParseID]). A stream id is "<aggregate type>-<id>" ([StreamID]): the
+// orders database holds "order-<order id>"; the inventory database "product-<product id>"
+// ([ProductType]) and "order_reservation-<order id>" ([ReservationType]); the payments
+// database "account-<customer id>" ([AccountType]) and "order_payment-<order id>"
+// ([OrderPaymentType]), the per-order streams that remember what was reserved and paid for
+// each order, so that products and accounts keep only stock and balance.
+//
+// # Kept aggregates and snapshots
+//
+// A [Repository] keeps the aggregates it stored (Config.CacheSize) and next time reads only
+// the events after their version. Products and accounts also have a snapshot codec
+// ([AggregateType.Snapshot]): one that is not kept is loaded from its stream's snapshot (the
+// snapshots table of the service's database) plus the events after it, and a snapshot of
+// another schema version, or one that does not restore, is ignored for a full replay. A new
+// snapshot is taken, after the command's commit and from a state known to be stored, when
+// the stream is Config.SnapshotEvery events (default 50) past the last one; see
+// snapshots.go for when exactly and why outside the command's transaction.
 //
 // # Errors
 //
