@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -191,15 +192,19 @@ func (r *Repository[A]) refreshSnapshot(ctx context.Context, a A) {
 	}
 }
 
-// takeSnapshot encodes and stores a snapshot of a. A failure is dropped: the snapshot is an
-// optimisation, and the next load past the interval tries again.
+// takeSnapshot encodes and stores a snapshot of a. A failure costs only the snapshot (the
+// next load past the interval tries again), so it fails nothing, but it is logged: loads
+// that keep replaying long streams must be explicable.
 func (r *Repository[A]) takeSnapshot(ctx context.Context, a A) {
+	streamID := StreamID(r.typ.Name, a.ID())
 	state, err := r.typ.Snapshot.Encode(a)
-	if err != nil {
-		return
+	if err == nil {
+		_, err = r.snaps.store.SaveSnapshot(ctx, eventstore.Snapshot{
+			StreamID: streamID, StreamType: r.typ.Name, Version: a.Version(),
+			SchemaVersion: r.typ.Snapshot.SchemaVersion, State: state,
+		})
 	}
-	_, _ = r.snaps.store.SaveSnapshot(ctx, eventstore.Snapshot{
-		StreamID: StreamID(r.typ.Name, a.ID()), StreamType: r.typ.Name, Version: a.Version(),
-		SchemaVersion: r.typ.Snapshot.SchemaVersion, State: state,
-	})
+	if err != nil && ctx.Err() == nil {
+		slog.Warn("snapshot not taken", "stream", streamID, "version", a.Version(), "err", err)
+	}
 }
