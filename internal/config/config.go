@@ -68,6 +68,10 @@ type Config struct {
 	// restarts; default: the host name and the hosted contexts. "dynamic" turns static
 	// membership off. Use GroupInstanceID, which applies the default.
 	InstanceID string `env:"SHOPFLOW_INSTANCE_ID"`
+	// PprofAddr, if set, serves Go's profiles (net/http/pprof, /debug/pprof/) on this
+	// address, apart from the API. Off by default; keep it on loopback or a private network:
+	// profiles reveal the process's internals.
+	PprofAddr string `env:"SHOPFLOW_PPROF_ADDR"`
 }
 
 // DynamicMembership is the InstanceID that turns static group membership off.
@@ -190,6 +194,9 @@ func (c Config) Validate() error {
 		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
 	errs = append(errs, c.validateCommands()...)
+	if c.PprofAddr != "" && !strings.Contains(c.PprofAddr, ":") {
+		bad("SHOPFLOW_PPROF_ADDR", "want host:port, got %q", c.PprofAddr)
+	}
 	return errors.Join(errs...)
 }
 

@@ -123,3 +123,15 @@ func TestGroupInstanceID(t *testing.T) {
 		t.Errorf("dynamic: %q, want none", got)
 	}
 }
+
+func TestPprofAddr(t *testing.T) {
+	t.Setenv("SHOPFLOW_PPROF_ADDR", "6060")
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "SHOPFLOW_PPROF_ADDR") {
+		t.Fatalf("Load with SHOPFLOW_PPROF_ADDR=6060: %v, want an error naming it", err)
+	}
+	t.Setenv("SHOPFLOW_PPROF_ADDR", "127.0.0.1:6060")
+	cfg, err := Load()
+	if err != nil || cfg.PprofAddr != "127.0.0.1:6060" {
+		t.Fatalf("Load: %+v, %v", cfg.PprofAddr, err)
+	}
+}
