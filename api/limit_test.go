@@ -26,7 +26,7 @@ func boundedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *prometheus.
 	reg := prometheus.NewRegistry()
 	opts.Registry = reg
 	e := api.New(api.Options{Log: slog.New(slog.DiscardHandler), Health: health.NewChecker(time.Second), Registry: reg})
-	h := &api.OrderCommands{Keys: d.store,
+	h := &api.OrderCommands{Keys: command.NewIdempotencyKeys(d.store),
 		PlaceOrder:  must(command.NewPlaceOrderHandler(d.store, command.Config{}))(t),
 		CancelOrder: must(command.NewCancelOrderHandler(d.store, command.Config{}))(t)}
 	if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: h, Options: opts}); err != nil {

@@ -46,7 +46,7 @@ func proxiedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *testenv.TCP
 	logs := &syncBuffer{}
 	e := api.New(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second),
 		Registry: prometheus.NewRegistry()})
-	h := &api.OrderCommands{Keys: store,
+	h := &api.OrderCommands{Keys: command.NewIdempotencyKeys(store),
 		PlaceOrder:  must(command.NewPlaceOrderHandler(store, command.Config{}))(t),
 		CancelOrder: must(command.NewCancelOrderHandler(store, command.Config{}))(t)}
 	if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: h, Options: opts}); err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopflow/shopflow/domain"
-	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
 )
 
@@ -144,13 +143,13 @@ func asSentinel(err error) *Problem {
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return NewProblem(http.StatusNotFound, err.Error())
-	case errors.Is(err, eventstore.ErrVersionConflict):
+	case errors.Is(err, command.ErrVersionConflict):
 		p := NewProblem(http.StatusConflict, "the resource was changed concurrently; retry the request")
 		p.Code = "version_conflict"
 		return p
-	case errors.Is(err, eventstore.ErrEventTooLarge):
+	case errors.Is(err, command.ErrEventTooLarge):
 		return NewProblem(http.StatusRequestEntityTooLarge, err.Error())
-	case errors.Is(err, eventstore.ErrIdempotencyKeyExists):
+	case errors.Is(err, command.ErrIdempotencyKeyExists):
 		p := NewProblem(http.StatusConflict, "this Idempotency-Key was already used")
 		p.Code = "idempotency_key_in_use"
 		return p

@@ -61,7 +61,7 @@ func TestRequestLogRecordsStatusSent(t *testing.T) {
 			logs := &syncBuffer{}
 			reg := prometheus.NewRegistry()
 			e := api.New(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second), Registry: reg})
-			h := api.OrderCommands{Keys: &eventstore.Store{}, CancelOrder: tt.handler}
+			h := api.OrderCommands{Keys: command.NewIdempotencyKeys(&eventstore.Store{}), CancelOrder: tt.handler}
 			if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &h}); err != nil {
 				t.Fatal(err)
 			}

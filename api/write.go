@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopflow/shopflow/domain/order"
-	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
 )
 
@@ -32,10 +31,10 @@ type CommandHandler[C any] interface {
 }
 
 // IdempotencyKeys looks up the stored response of an Idempotency-Key in one service
-// database, returning eventstore.ErrNotFound for an unknown key; *eventstore.Store
-// implements it.
+// database, returning an error wrapping command.ErrUnknownIdempotencyKey for an unknown
+// key; command.IdempotencyKeys implements it.
 type IdempotencyKeys interface {
-	Idempotency(ctx context.Context, key string) (eventstore.IdempotencyRecord, error)
+	Idempotency(ctx context.Context, key string) (command.IdempotencyRecord, error)
 }
 
 // InventoryCommands are the inventory context's routes: POST /v1/products and
@@ -263,7 +262,7 @@ func (rt commandRoute) handleIdempotent(c echo.Context, key string, body []byte)
 	if replayed, err := rt.replay(c, key, hash); replayed || err != nil {
 		return err
 	}
-	opts := command.Options{Metadata: metadata(c, key), Idempotency: func(res command.Result) (*eventstore.IdempotencyRecord, error) {
+	opts := command.Options{Metadata: metadata(c, key), Idempotency: func(res command.Result) (*command.IdempotencyRecord, error) {
 		resp, err := rt.response(res)
 		if err != nil {
 			return nil, err
@@ -271,7 +270,7 @@ func (rt commandRoute) handleIdempotent(c echo.Context, key string, body []byte)
 		return resp.record(key, hash)
 	}}
 	res, err := rt.run(c, body, opts)
-	if errors.Is(err, eventstore.ErrIdempotencyKeyExists) {
+	if errors.Is(err, command.ErrIdempotencyKeyExists) {
 		if replayed, rerr := rt.replay(c, key, hash); replayed || rerr != nil {
 			return rerr
 		}
@@ -290,7 +289,7 @@ func (rt commandRoute) handleIdempotent(c echo.Context, key string, body []byte)
 // same request, a 422 problem for a different one.
 func (rt commandRoute) replay(c echo.Context, key string, hash []byte) (replayed bool, err error) {
 	rec, err := rt.keys.Idempotency(c.Request().Context(), key)
-	if errors.Is(err, eventstore.ErrNotFound) {
+	if errors.Is(err, command.ErrUnknownIdempotencyKey) {
 		return false, nil
 	}
 	if err != nil {
@@ -323,12 +322,12 @@ func (rt commandRoute) response(res command.Result) (response, error) {
 }
 
 // record returns the idempotency record that keeps resp for key.
-func (resp response) record(key string, hash []byte) (*eventstore.IdempotencyRecord, error) {
+func (resp response) record(key string, hash []byte) (*command.IdempotencyRecord, error) {
 	stored, err := json.Marshal(storedResponse{Location: resp.Location, Body: string(resp.Body)})
 	if err != nil {
 		return nil, err
 	}
-	return &eventstore.IdempotencyRecord{Key: key, RequestHash: hash, Status: resp.Status, Response: stored}, nil
+	return &command.IdempotencyRecord{Key: key, RequestHash: hash, Status: resp.Status, Response: stored}, nil
 }
 
 // send writes resp, marked as a replay if replayed.
@@ -411,12 +410,12 @@ const maxRequestIDLength = 200
 // metadata returns the metadata of the request's events: correlation and causation id
 // the request id (a new UUID if it has none or an overlong one), the W3C trace context,
 // and the Idempotency-Key.
-func metadata(c echo.Context, key string) eventstore.Metadata {
+func metadata(c echo.Context, key string) command.Metadata {
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
 	if len(rid) > maxRequestIDLength {
 		rid = ""
 	}
-	m := eventstore.Metadata{CorrelationID: rid, CausationID: rid}
+	m := command.Metadata{CorrelationID: rid, CausationID: rid}
 	if tp := c.Request().Header.Get("traceparent"); len(tp) <= 55 {
 		m.TraceParent = tp
 	}

@@ -86,13 +86,13 @@ func newWriteAPI(t testing.TB) *writeAPI {
 	w := &writeAPI{inventory: newDB(t), payments: newDB(t), ordersDB: newDB(t)}
 	w.e = newEcho()
 	h := api.WriteHandlers{
-		Inventory: &api.InventoryCommands{Keys: w.inventory.store,
+		Inventory: &api.InventoryCommands{Keys: command.NewIdempotencyKeys(w.inventory.store),
 			RegisterProduct: must(command.NewRegisterProductHandler(w.inventory.store, command.Config{}))(t),
 			RestockProduct:  must(command.NewRestockProductHandler(w.inventory.store, command.Config{}))(t)},
-		Payments: &api.PaymentCommands{Keys: w.payments.store,
+		Payments: &api.PaymentCommands{Keys: command.NewIdempotencyKeys(w.payments.store),
 			OpenAccount:  must(command.NewOpenAccountHandler(w.payments.store, command.Config{}))(t),
 			DepositFunds: must(command.NewDepositFundsHandler(w.payments.store, command.Config{}))(t)},
-		Orders: &api.OrderCommands{Keys: w.ordersDB.store,
+		Orders: &api.OrderCommands{Keys: command.NewIdempotencyKeys(w.ordersDB.store),
 			PlaceOrder:  must(command.NewPlaceOrderHandler(w.ordersDB.store, command.Config{}))(t),
 			CancelOrder: must(command.NewCancelOrderHandler(w.ordersDB.store, command.Config{}))(t)},
 	}
@@ -538,7 +538,7 @@ func TestRegisterWriteRoutesConfiguration(t *testing.T) {
 		t.Error("no error without Keys")
 	}
 	e := newEcho()
-	if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &api.OrderCommands{Keys: d.store, PlaceOrder: place}}); err != nil {
+	if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &api.OrderCommands{Keys: command.NewIdempotencyKeys(d.store), PlaceOrder: place}}); err != nil {
 		t.Fatal(err)
 	}
 	w := &writeAPI{e: e}
@@ -556,15 +556,15 @@ type lateKeys struct {
 	seen map[string]bool
 }
 
-func (k *lateKeys) Idempotency(ctx context.Context, key string) (eventstore.IdempotencyRecord, error) {
+func (k *lateKeys) Idempotency(ctx context.Context, key string) (command.IdempotencyRecord, error) {
 	k.mu.Lock()
 	first := !k.seen[key]
 	k.seen[key] = true
 	k.mu.Unlock()
 	if first {
-		return eventstore.IdempotencyRecord{}, eventstore.ErrNotFound
+		return command.IdempotencyRecord{}, command.ErrUnknownIdempotencyKey
 	}
-	return k.Store.Idempotency(ctx, key)
+	return command.NewIdempotencyKeys(k.Store).Idempotency(ctx, key)
 }
 
 // TestIdempotencyKeyCommittedMeanwhile: the write meets the key committed by another
@@ -627,7 +627,7 @@ func TestErrorMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEcho()
-			h := api.OrderCommands{Keys: &eventstore.Store{}, CancelOrder: failing[command.CancelOrder]{tt.err}}
+			h := api.OrderCommands{Keys: command.NewIdempotencyKeys(&eventstore.Store{}), CancelOrder: failing[command.CancelOrder]{tt.err}}
 			if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &h}); err != nil {
 				t.Fatal(err)
 			}

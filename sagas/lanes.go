@@ -261,7 +261,7 @@ func keep[A command.Aggregate](m message, repo *command.Repository[A], a A) {
 func (b *batch) add(m message, appends []eventstore.StreamAppend) string {
 	b.appends = append(b.appends, appends...)
 	if m.inbox != nil {
-		b.inboxes = append(b.inboxes, *m.inbox)
+		b.inboxes = append(b.inboxes, m.inbox.ForStore())
 	}
 	if len(appends) == 0 {
 		return OutcomeNoop

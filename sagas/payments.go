@@ -164,7 +164,7 @@ func (s *paymentsSaga) declineUnknownCustomer(ctx context.Context, m message, cu
 	}
 	return s.w.write(ctx, m, eventstore.StreamAppend{
 		StreamID: streamID, StreamType: DeclineStreamType,
-		Events: []eventstore.EventData{{Type: name, Payload: payload, Metadata: m.meta}},
+		Events: []eventstore.EventData{{Type: name, Payload: payload, Metadata: m.meta.ForStore()}},
 	})
 }
 

@@ -40,10 +40,10 @@ type message struct {
 	env   eventstore.Envelope
 	event domain.Event
 	// inbox is the entry to write in the same transaction as the reaction's events.
-	inbox *eventstore.InboxEntry
+	inbox *command.InboxEntry
 	// meta is the metadata of the events the reaction appends: the input's correlation
 	// id and trace context, caused by the input event.
-	meta eventstore.Metadata
+	meta command.Metadata
 	// batch, set in a group commit, collects the reaction's write (see lanes.go).
 	batch *batch
 }
@@ -216,7 +216,7 @@ func (r *Reactor) prepare(rec *kgo.Record) (message, reaction, error) {
 
 // message builds the reaction input of a decoded event.
 func (r *Reactor) message(env eventstore.Envelope, event domain.Event) message {
-	meta := eventstore.Metadata{
+	meta := command.Metadata{
 		CorrelationID: env.Metadata.CorrelationID, CausationID: env.EventID.String(),
 		TraceParent: env.Metadata.TraceParent, TraceState: env.Metadata.TraceState,
 	}
@@ -225,7 +225,7 @@ func (r *Reactor) message(env eventstore.Envelope, event domain.Event) message {
 	}
 	return message{
 		env: env, event: event, meta: meta,
-		inbox: &eventstore.InboxEntry{Consumer: r.inbox, MessageID: messageID(env.EventID)},
+		inbox: &command.InboxEntry{Consumer: r.inbox, MessageID: messageID(env.EventID)},
 	}
 }
 

@@ -36,7 +36,12 @@ func (w writer) write(ctx context.Context, m message, appends ...eventstore.Stre
 		return m.batch.add(m, nonEmpty), nil
 	}
 	sortAppends(nonEmpty)
-	_, err := w.store.Write(ctx, eventstore.Write{Appends: nonEmpty, Inbox: m.inbox})
+	var inbox *eventstore.InboxEntry
+	if m.inbox != nil {
+		in := m.inbox.ForStore()
+		inbox = &in
+	}
+	_, err := w.store.Write(ctx, eventstore.Write{Appends: nonEmpty, Inbox: inbox})
 	switch {
 	case errors.Is(err, eventstore.ErrAlreadyProcessed):
 		return OutcomeDuplicate, nil

@@ -398,7 +398,7 @@ func httpPlaceOrder(ctx context.Context, customer, product string) placeFunc {
 	return func(place *command.PlaceOrderHandler, store *eventstore.Store) (func() error, func(), error) {
 		e := api.New(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Health: health.NewChecker(0),
 			Registry: prometheus.NewRegistry()})
-		if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &api.OrderCommands{Keys: store, PlaceOrder: place}}); err != nil {
+		if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &api.OrderCommands{Keys: command.NewIdempotencyKeys(store), PlaceOrder: place}}); err != nil {
 			return nil, nil, err
 		}
 		srv := httptest.NewServer(e)

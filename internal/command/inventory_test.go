@@ -35,7 +35,7 @@ func loadProduct(t testing.TB, store command.EventStore, id string) *inventory.P
 func TestRegisterProduct(t *testing.T) {
 	d := newDB(t)
 	h := must(command.NewRegisterProductHandler(d.store, command.Config{}))(t)
-	meta := eventstore.Metadata{CorrelationID: "req-1"}
+	meta := command.Metadata{CorrelationID: "req-1"}
 	res := must(h.Handle(ctx(t), widget, command.Options{Metadata: meta}))(t)
 	if _, ok := command.ParseID(res.ID); !ok || res.StreamID != "product-"+res.ID || res.Version != 1 || res.Status != "" {
 		t.Fatalf("result = %+v", res)

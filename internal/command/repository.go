@@ -97,22 +97,22 @@ type Result struct {
 // IdempotencyFunc builds the idempotency record to store with a command's events, from
 // the command's result. It may be called once per attempt; the record of the attempt that
 // commits is the one stored.
-type IdempotencyFunc func(Result) (*eventstore.IdempotencyRecord, error)
+type IdempotencyFunc func(Result) (*IdempotencyRecord, error)
 
 // Options are what a caller adds to a command besides its fields. The zero value is
 // valid: a new correlation id, no inbox entry, no idempotency record.
 type Options struct {
 	// Metadata is stored with every appended event. An empty CorrelationID becomes a new
 	// UUID; an empty CausationID becomes the CorrelationID.
-	Metadata eventstore.Metadata
+	Metadata Metadata
 	// Inbox, from a saga worker, marks the message that caused the command as processed
 	// in the same transaction; a duplicate makes the command fail with
 	// eventstore.ErrAlreadyProcessed and write nothing. It is written even when the
 	// command records no event.
-	Inbox *eventstore.InboxEntry
+	Inbox *InboxEntry
 	// Idempotency, from the API, builds the Idempotency-Key record written in the same
 	// transaction; a key committed first makes the command fail with
-	// eventstore.ErrIdempotencyKeyExists and write nothing. It is written even when the
+	// ErrIdempotencyKeyExists and write nothing. It is written even when the
 	// command records no event.
 	Idempotency IdempotencyFunc
 }
@@ -305,7 +305,8 @@ func (r *Repository[A]) loadAll(ctx context.Context, id string) (A, error) {
 
 // Append encodes a's uncommitted changes as an append to its stream at its committed
 // version, each event carrying meta. It has no events if a recorded none.
-func (r *Repository[A]) Append(a A, meta eventstore.Metadata) (eventstore.StreamAppend, error) {
+func (r *Repository[A]) Append(a A, meta Metadata) (eventstore.StreamAppend, error) {
+	stored := meta.ForStore()
 	app := eventstore.StreamAppend{
 		StreamID: StreamID(r.typ.Name, a.ID()), StreamType: r.typ.Name, ExpectedVersion: a.CommittedVersion(),
 	}
@@ -314,7 +315,7 @@ func (r *Repository[A]) Append(a A, meta eventstore.Metadata) (eventstore.Stream
 		if err != nil {
 			return app, err
 		}
-		app.Events = append(app.Events, eventstore.EventData{Type: name, Payload: payload, Metadata: meta})
+		app.Events = append(app.Events, eventstore.EventData{Type: name, Payload: payload, Metadata: stored})
 	}
 	return app, nil
 }
@@ -371,7 +372,11 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	w := eventstore.Write{Inbox: opts.Inbox}
+	var w eventstore.Write
+	if opts.Inbox != nil {
+		in := opts.Inbox.ForStore()
+		w.Inbox = &in
+	}
 	if len(app.Events) > 0 {
 		w.Appends = []eventstore.StreamAppend{app}
 		if a.CommittedVersion() == 0 && r.typ.Unique != nil {
@@ -381,8 +386,12 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 		}
 	}
 	if opts.Idempotency != nil {
-		if w.Idempotency, err = opts.Idempotency(res); err != nil {
+		rec, err := opts.Idempotency(res)
+		if err != nil {
 			return Result{}, fmt.Errorf("idempotency record: %w", err)
+		}
+		if rec != nil {
+			w.Idempotency = rec.forStore()
 		}
 	}
 	if len(w.Appends) == 0 && w.Inbox == nil && w.Idempotency == nil {

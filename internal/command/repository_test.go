@@ -45,7 +45,7 @@ func TestOptionsShareTheTransaction(t *testing.T) {
 	restock := command.RestockProduct{ProductID: id, Quantity: 1}
 
 	t.Run("inbox", func(t *testing.T) {
-		opts := command.Options{Inbox: &eventstore.InboxEntry{Consumer: "saga", MessageID: "m-1"}}
+		opts := command.Options{Inbox: &command.InboxEntry{Consumer: "saga", MessageID: "m-1"}}
 		res := must(h.Handle(ctx(t), restock, opts))(t)
 		if _, err := h.Handle(ctx(t), restock, opts); !errors.Is(err, eventstore.ErrAlreadyProcessed) {
 			t.Errorf("duplicate message: err = %v", err)
@@ -56,9 +56,9 @@ func TestOptionsShareTheTransaction(t *testing.T) {
 	})
 	t.Run("idempotency", func(t *testing.T) {
 		var calls []command.Result
-		opts := command.Options{Idempotency: func(res command.Result) (*eventstore.IdempotencyRecord, error) {
+		opts := command.Options{Idempotency: func(res command.Result) (*command.IdempotencyRecord, error) {
 			calls = append(calls, res)
-			return &eventstore.IdempotencyRecord{Key: "k-1", RequestHash: []byte{1}, Status: 200, Response: []byte(`{"v":1}`)}, nil
+			return &command.IdempotencyRecord{Key: "k-1", RequestHash: []byte{1}, Status: 200, Response: []byte(`{"v":1}`)}, nil
 		}}
 		res := must(h.Handle(ctx(t), restock, opts))(t)
 		if len(calls) != 1 || calls[0] != res {
@@ -79,8 +79,8 @@ func TestOptionsShareTheTransaction(t *testing.T) {
 		cancel := must(command.NewCancelOrderHandler(d.store, command.Config{}))(t)
 		orderID := placeOrder(t, d.store)
 		must(cancel.Handle(ctx(t), command.CancelOrder{OrderID: orderID}, command.Options{}))(t)
-		opts := command.Options{Idempotency: func(command.Result) (*eventstore.IdempotencyRecord, error) {
-			return &eventstore.IdempotencyRecord{Key: "k-2", RequestHash: []byte{2}, Status: 202, Response: []byte(`{}`)}, nil
+		opts := command.Options{Idempotency: func(command.Result) (*command.IdempotencyRecord, error) {
+			return &command.IdempotencyRecord{Key: "k-2", RequestHash: []byte{2}, Status: 202, Response: []byte(`{}`)}, nil
 		}}
 		must(cancel.Handle(ctx(t), command.CancelOrder{OrderID: orderID}, opts))(t)
 		must(d.store.Idempotency(ctx(t), "k-2"))(t)

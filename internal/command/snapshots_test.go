@@ -109,7 +109,7 @@ func TestSnapshotEveryNEvents(t *testing.T) {
 		if err := p.AddStock(1); err != nil {
 			t.Fatal(err)
 		}
-		app := must(repo.Append(p, eventstore.Metadata{}))(t)
+		app := must(repo.Append(p, command.Metadata{}))(t)
 		must(d.store.Write(ctx(t), eventstore.Write{Appends: []eventstore.StreamAppend{app}}))(t)
 		repo.Committed(p)
 	}
