@@ -68,7 +68,7 @@
 //
 // Confirming an order needs the priced lines (OrderStockReserved) and the capture
 // (PaymentCaptured), which arrive from two topics in either order. The orders reactor
-// records whichever comes first in the order's settlement stream (SettlementStreamType,
+// records whichever comes first in the order's settlement stream (order.SettlementAggregateType,
 // in the orders database, published on the orders topic like its other events) and
 // confirms when the second arrives. A customer without an account gets
 // PaymentDeclined{unknown_customer} in a per-order stream of the payments database

@@ -19,7 +19,7 @@ import (
 // scanner:
 //
 //   - OrderStockReserved → record the priced lines (settlement stream, see
-//     SettlementStreamType), and confirm the order if the payment was captured already;
+//     order.SettlementAggregateType), and confirm the order if the payment was captured already;
 //   - PaymentCaptured → confirm the order with the recorded priced lines, or record the
 //     capture until they arrive;
 //   - OrderStockReservationFailed and PaymentDeclined → reject the order with the same
@@ -54,7 +54,7 @@ func newOrdersReactor(cfg Config, store command.EventStore) (*Reactor, error) {
 	if s.orders, err = command.NewRepository(store, command.OrderType(), s.retry); err != nil {
 		return nil, err
 	}
-	if s.settlements, err = command.NewRepository(store, settlementType(), s.retry); err != nil {
+	if s.settlements, err = command.NewRepository(store, command.SettlementType(), s.retry); err != nil {
 		return nil, err
 	}
 	r.writesTo(store)
@@ -79,7 +79,7 @@ type ordersSaga struct {
 	w           writer
 	retry       command.Config
 	orders      *command.Repository[*order.Order]
-	settlements *command.Repository[*settlement]
+	settlements *command.Repository[*order.Settlement]
 }
 
 // onStockReserved records the priced lines, or confirms the order if it was paid.
@@ -88,20 +88,12 @@ func (s *ordersSaga) onStockReserved(ctx context.Context, m message) (string, er
 	if err := requireID(m, "order_id", e.OrderID); err != nil {
 		return "", err
 	}
-	priced := SettlementPriced{OrderID: e.OrderID, TotalCents: e.TotalCents, Currency: e.Currency,
-		Lines: make([]order.PricedLine, len(e.Lines))}
+	lines := make([]order.PricedLine, len(e.Lines))
 	for i, l := range e.Lines {
-		priced.Lines[i] = order.PricedLine(l)
+		lines[i] = order.PricedLine(l)
 	}
-	return s.settle(ctx, m, e.OrderID, func(o *order.Order, st *settlement) error {
-		switch {
-		case st.priced != nil:
-			return nil
-		case st.paid == nil:
-			st.price(priced.Lines, priced.TotalCents, priced.Currency)
-			return nil
-		}
-		return confirm(o, priced, st.paid.AmountCents)
+	return s.settle(ctx, m, e.OrderID, func(o *order.Order, st *order.Settlement) error {
+		return st.StockReserved(o, lines, e.TotalCents, e.Currency)
 	})
 }
 
@@ -112,33 +104,17 @@ func (s *ordersSaga) onPaymentCaptured(ctx context.Context, m message) (string, 
 	if err := requireID(m, "order_id", e.OrderID); err != nil {
 		return "", err
 	}
-	return s.settle(ctx, m, e.OrderID, func(o *order.Order, st *settlement) error {
-		switch {
-		case st.paid != nil:
-			return nil
-		case st.priced == nil:
-			st.pay(e.AmountCents)
-			return nil
-		}
-		return confirm(o, *st.priced, e.AmountCents)
+	return s.settle(ctx, m, e.OrderID, func(o *order.Order, st *order.Settlement) error {
+		return st.PaymentCaptured(o, e.AmountCents)
 	})
-}
-
-// confirm confirms the order at the priced lines. A captured amount other than the
-// reserved total is a permanent error: the contexts disagree, no retry can fix it (the
-// order then times out and is compensated).
-func confirm(o *order.Order, priced SettlementPriced, capturedCents int64) error {
-	if capturedCents != priced.TotalCents {
-		return permanentf("confirm order %s: captured %d cents, reserved total %d", o.ID(), capturedCents, priced.TotalCents)
-	}
-	return o.Confirm(priced.Lines, priced.Currency)
 }
 
 // settle loads a pending order and its settlement, lets decideFn record on either, and
 // writes both with the inbox entry. A message for an order that is not pending any more
-// writes only its inbox entry.
+// writes only its inbox entry. An error of decideFn is permanent (the contexts disagree on
+// the amount: no retry can fix it, and the order then times out and is compensated).
 func (s *ordersSaga) settle(ctx context.Context, m message, orderID string,
-	decideFn func(*order.Order, *settlement) error) (string, error) {
+	decideFn func(*order.Order, *order.Settlement) error) (string, error) {
 	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
 		o, err := s.orders.Load(ctx, orderID)
 		if err != nil {

@@ -99,3 +99,11 @@ func (h *CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder, opts O
 	}
 	return h.orders.Update(ctx, id, func(o *order.Order) error { return o.Cancel(cmd.Reason) }, opts)
 }
+
+// SettlementType describes how an order's settlement (order.Settlement) is stored: the
+// orders reactor's record of a reservation or capture that came before the other.
+func SettlementType() AggregateType[*order.Settlement] {
+	return AggregateType[*order.Settlement]{
+		Name: order.SettlementAggregateType, Register: order.RegisterSettlement, Load: order.LoadSettlement,
+	}
+}
