@@ -120,15 +120,17 @@
 //     replayed refund refunds nothing again, while the account keeps only its balance; for
 //     orders paid before those streams existed the account's own record of its older
 //     payment events answers (see the payment package); an order of a customer without an
-//     account finds its decline stream (sagas.DeclineStreamType) and records nothing;
+//     account is declined in its payment stream too, which a replay finds, whether or not
+//     an account with that id exists by then;
 //   - orders: a reaction to an order that is no longer pending writes only its inbox row,
 //     and the settlement stream records the priced lines and the capture once each.
 //
-// The one gap: payments looks the account up before the decline stream, so if an account
-// with the customer id of an order declined as unknown_customer existed by the time of the
-// replay, the replay would charge it for a rejected order. Customer ids are UUIDv7s that
-// the server makes when it opens an account, so an order naming no account names one that
-// will never exist; keep it so.
+// The one gap, for orders declined as unknown_customer by releases before that: their
+// decline is in a per-order decline stream (sagas.DeclineStreamType) that payments reads
+// only when the customer has no account, so if an account with that customer id existed
+// by the time of a replay, the replay would charge it for a rejected order. Customer ids
+// are UUIDv7s that the server makes when it opens an account, so an order naming no
+// account names one that will never exist.
 //
 // A replayed message then costs its aggregate loads and a new inbox row, and counts as
 // outcome noop instead of duplicate in shopflow_saga_processed_total. Operators: redrive

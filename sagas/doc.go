@@ -71,8 +71,8 @@
 // records whichever comes first in the order's settlement stream (order.SettlementAggregateType,
 // in the orders database, published on the orders topic like its other events) and
 // confirms when the second arrives. A customer without an account gets
-// PaymentDeclined{unknown_customer} in a per-order stream of the payments database
-// (DeclineStreamType).
+// PaymentDeclined{unknown_customer} in the order's payment stream of the payments database
+// (payment.OrderPayment; earlier releases used DeclineStreamType, still read).
 //
 // # Deadline
 //

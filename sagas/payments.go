@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/domain/inventory"
 	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/domain/payment"
@@ -12,12 +11,11 @@ import (
 	"github.com/shopflow/shopflow/internal/command"
 )
 
-// DeclineStreamType is the stream type of the PaymentDeclined{unknown_customer} events the
-// payments reactor records when an order's customer has no account: one stream per order,
-// "payment_decline-<order id>", in the payments database. The customer's account stream
-// is not used, since it does not exist (appending there would block a later account
-// opening). The relay publishes these events to the payments topic like any other, keyed
-// by that stream id.
+// DeclineStreamType is the stream type where earlier releases recorded the
+// PaymentDeclined{unknown_customer} of an order whose customer has no account: one stream
+// per order, "payment_decline-<order id>", in the payments database. Such declines now go
+// to the order's payment stream (payment.OrderPayment.DeclineUnknownCustomer); these
+// streams are only read, so that an order declined before is not declined again.
 const DeclineStreamType = "payment_decline"
 
 // NewPaymentsReactor returns the payments context's reactor. It consumes the inventory and
@@ -147,25 +145,34 @@ func (s *paymentsSaga) refund(ctx context.Context, m message, customerID, orderI
 	})
 }
 
-// declineUnknownCustomer records PaymentDeclined{unknown_customer} in the order's decline
-// stream, unless it holds it already.
+// declineUnknownCustomer declines an order whose customer has no account, in the order's
+// payment stream (payment.OrderPayment.DeclineUnknownCustomer), unless it was handled
+// already there or, for orders declined before payment streams held declines, in the
+// order's decline stream (DeclineStreamType), which is only read now.
 func (s *paymentsSaga) declineUnknownCustomer(ctx context.Context, m message, customerID, orderID string) (string, error) {
-	streamID := command.StreamID(DeclineStreamType, orderID)
-	existing, err := s.store.Load(ctx, streamID, 0)
+	legacy, err := s.store.Load(ctx, command.StreamID(DeclineStreamType, orderID), 0)
 	if err != nil {
 		return "", err
 	}
-	if len(existing) > 0 {
+	if len(legacy) > 0 {
 		return s.w.write(ctx, m)
 	}
-	name, payload, err := domain.Encode(payment.DeclineUnknownCustomer(customerID, orderID))
+	pay, err := loadIn(ctx, m, s.payments, orderID)
 	if err != nil {
 		return "", err
 	}
-	return s.w.write(ctx, m, eventstore.StreamAppend{
-		StreamID: streamID, StreamType: DeclineStreamType,
-		Events: []eventstore.EventData{{Type: name, Payload: payload, Metadata: m.meta.ForStore()}},
-	})
+	if err := pay.DeclineUnknownCustomer(customerID); err != nil {
+		return "", permanent(err)
+	}
+	app, err := s.payments.Append(pay, m.meta)
+	if err != nil {
+		return "", err
+	}
+	outcome, err := s.w.write(ctx, m, app)
+	if err == nil && outcome != OutcomeDuplicate {
+		keep(m, s.payments, pay)
+	}
+	return outcome, err
 }
 
 // save writes the changes of the account and of the order's payment with the inbox entry,

@@ -163,15 +163,55 @@ func TestPaymentsRefundBeforeCapture(t *testing.T) {
 	if a.BalanceCents() != 1000 || pay.Reason != payment.ReasonOrderClosed {
 		t.Errorf("balance %d, payment %+v", a.BalanceCents(), pay)
 	}
-	// A customer without an account is declined once, in the order's decline stream.
+	// A customer without an account is declined once, in the order's payment stream.
 	stranger := uuid.NewString()
 	rec := record(t, inventory.OrderStockReserved{OrderID: stranger, CustomerID: uuid.NewString(), Currency: "EUR",
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1}}}, "r")
 	react(t, r, rec, OutcomeApplied)
 	react(t, r, rec, OutcomeDuplicate)
-	evs := must(store.Load(context.Background(), command.StreamID(DeclineStreamType, stranger), 0))(t)
-	if len(evs) != 1 || evs[0].Type != payment.TypePaymentDeclined {
-		t.Errorf("decline stream holds %+v", evs)
+	evs := must(store.Load(context.Background(), command.StreamID(payment.OrderPaymentAggregateType, stranger), 0))(t)
+	if len(evs) != 2 || evs[0].Type != payment.TypePaymentDeclined || evs[1].Type != payment.TypeOrderPaymentDeclined {
+		t.Errorf("order payment stream holds %+v", evs)
+	}
+}
+
+// An order declined because its customer had no account is never charged, even if an
+// account with that id exists by the time the message comes back with its inbox row
+// pruned. Before, the decline lived in a stream looked up only when the account was
+// missing, so such a replay charged the account for a rejected order.
+func TestPaymentsUnknownCustomerIsNeverChargedLater(t *testing.T) {
+	es := testenv.NewEventStore(t)
+	store := es.Store
+	r := must(newPaymentsReactor(testConfig(), store))(t)
+	orderID, customer := uuid.NewString(), uuid.NewString()
+	reserved := inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, TotalCents: 400, Currency: "EUR",
+		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1, UnitPriceCents: 400}}}
+	react(t, r, record(t, reserved, "r"), OutcomeApplied)
+	acct := must(payment.Open(customer, "A", "a@b.c"))(t)
+	if err := acct.Deposit(1000); err != nil {
+		t.Fatal(err)
+	}
+	accounts := must(command.NewRepository(store, command.AccountType(), command.Config{}))(t)
+	must(accounts.Create(context.Background(), acct, command.Options{}))(t)
+	must(es.Pool.Exec(context.Background(), `DELETE FROM inbox`))(t) // pruned past its retention
+	react(t, r, record(t, reserved, "r"), OutcomeNoop)
+	if a := must(accounts.Load(context.Background(), customer))(t); a.BalanceCents() != 1000 {
+		t.Errorf("balance %d after the replay, want 1000: the declined order was charged", a.BalanceCents())
+	}
+}
+
+// An order declined, by an earlier release, in its decline stream is not declined again.
+func TestPaymentsLegacyDeclineStreamStillCounts(t *testing.T) {
+	store := testStore(t)
+	r := must(newPaymentsReactor(testConfig(), store))(t)
+	orderID, customer := uuid.NewString(), uuid.NewString()
+	name, payload := must2(domain.Encode(payment.DeclineUnknownCustomer(customer, orderID)))(t)
+	must(store.Append(context.Background(), command.StreamID(DeclineStreamType, orderID), DeclineStreamType, 0,
+		eventstore.EventData{Type: name, Payload: payload}))(t)
+	react(t, r, record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, Currency: "EUR",
+		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1}}}, "r"), OutcomeNoop)
+	if evs := must(store.Load(context.Background(), command.StreamID(payment.OrderPaymentAggregateType, orderID), 0))(t); len(evs) != 0 {
+		t.Errorf("declined again: %+v", evs)
 	}
 }
 

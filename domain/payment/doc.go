@@ -50,9 +50,8 @@
 // does not know PaymentRecordsMoved cannot load such an account: run only
 // releases that do once one has moved.
 //
-// A customer with no account cannot record anything; for that case the saga
-// publishes the event made by [DeclineUnknownCustomer] (see its
-// documentation). The orders context ignores PaymentDeclined with reason
+// A customer with no account cannot record anything; the order's payment
+// records the decline instead ([OrderPayment.DeclineUnknownCustomer]). The orders context ignores PaymentDeclined with reason
 // order_closed, since its order is already final.
 //
 // Accounts hold a single currency implicitly: amounts are minor units of the

@@ -142,10 +142,9 @@ func Register(r *domain.Registry) {
 
 // DeclineUnknownCustomer returns the PaymentDeclined (reason
 // unknown_customer) the saga publishes when an order's customer has no
-// account. No aggregate records it, since there is no account stream to
-// append to: store it where the saga keeps its own outputs (e.g. an outbox
-// row, or a per-order stream such as "payment-decline-<orderID>"), never in
-// the missing customer's account stream, which would block a later Open.
+// account. [OrderPayment.DeclineUnknownCustomer] records it in the order's
+// payment stream, never in the missing customer's account stream, which
+// would block a later Open.
 func DeclineUnknownCustomer(customerID, orderID string) PaymentDeclined {
 	return PaymentDeclined{CustomerID: customerID, OrderID: orderID, Reason: ReasonUnknownCustomer}
 }

@@ -117,6 +117,28 @@ func (p *OrderPayment) Refund(a *Account) error {
 	return nil
 }
 
+// DeclineUnknownCustomer declines the order of a customer who has no account. Both facts
+// go to this stream, as there is no account stream to hold the first:
+// PaymentDeclined{unknown_customer} (see [DeclineUnknownCustomer]), which the other
+// contexts react to, and [OrderPaymentDeclined]. Recorded here, the decline also refuses a
+// capture for the order should an account with that id appear later. An order handled
+// already records nothing and returns nil. The order and customer ids must be non-empty
+// (else *domain.ValidationError).
+func (p *OrderPayment) DeclineUnknownCustomer(customerID string) error {
+	var v domain.ValidationError
+	v.Check(p.ID() != "", "order_id", "is required")
+	v.Check(customerID != "", "customer_id", "is required")
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if p.payment.State != PaymentStateNone {
+		return nil
+	}
+	p.root.Record(DeclineUnknownCustomer(customerID, p.ID()), p.apply)
+	p.root.Record(OrderPaymentDeclined{OrderID: p.ID(), CustomerID: customerID, Reason: ReasonUnknownCustomer}, p.apply)
+	return nil
+}
+
 // handled returns what was done for the order: this stream's state, or else what the
 // account remembers of it from before per-order payment streams.
 func (p *OrderPayment) handled(a *Account) (Payment, bool) {
@@ -144,6 +166,11 @@ func (p *OrderPayment) apply(e domain.Event) error {
 		return p.owns(e.OrderID)
 	case OrderPaymentRefunded:
 		p.customerID, p.payment = e.CustomerID, Payment{AmountCents: e.AmountCents, State: PaymentStateRefunded}
+		return p.owns(e.OrderID)
+	case PaymentDeclined: // only DeclineUnknownCustomer's, with the OrderPaymentDeclined after it
+		if e.Reason != ReasonUnknownCustomer {
+			return fmt.Errorf("%w: PaymentDeclined{%s} in the payment stream of order %s", domain.ErrInvalidHistory, e.Reason, e.OrderID)
+		}
 		return p.owns(e.OrderID)
 	default:
 		return fmt.Errorf("order payment: %w %q", domain.ErrUnknownEventType, e.EventType())

@@ -370,3 +370,41 @@ func TestLoadOrderPaymentErrors(t *testing.T) {
 		})
 	}
 }
+
+// The order of a customer without an account is declined in its own payment stream, once;
+// its history loads as declined, and a capture afterwards (an account with that id
+// appeared) charges nothing.
+func TestDeclineUnknownCustomer(t *testing.T) {
+	p := newPayment(t, order1)
+	if err := p.DeclineUnknownCustomer(customer); err != nil {
+		t.Fatal(err)
+	}
+	changes := p.Changes()
+	if len(changes) != 2 || changes[0].EventType() != TypePaymentDeclined || changes[1].EventType() != TypeOrderPaymentDeclined {
+		t.Fatalf("changes = %+v", changes)
+	}
+	p.MarkCommitted()
+	if err := p.DeclineUnknownCustomer(customer); err != nil || len(p.Changes()) != 0 {
+		t.Fatalf("second decline: %v, %d changes", err, len(p.Changes()))
+	}
+	loaded, err := LoadOrderPayment(order1, changes)
+	if err != nil || loaded.Payment().State != PaymentStateDeclined || loaded.Payment().Reason != ReasonUnknownCustomer {
+		t.Fatalf("loaded: %+v, %v", loaded.Payment(), err)
+	}
+	a := movedAccount(t, 1000)
+	if err := loaded.Capture(a, 400); err != nil || len(loaded.Changes()) != 0 || a.BalanceCents() != 1000 {
+		t.Fatalf("capture after the decline: %v, %d changes, balance %d", err, len(loaded.Changes()), a.BalanceCents())
+	}
+	var v *domain.ValidationError
+	if err := newPayment(t, order1).DeclineUnknownCustomer(""); !errors.As(err, &v) {
+		t.Fatalf("empty customer: %v, want a validation error", err)
+	}
+}
+
+// A payment stream holds PaymentDeclined only for an unknown customer.
+func TestPaymentStreamRefusesOtherDeclines(t *testing.T) {
+	_, err := LoadOrderPayment(order1, []domain.Event{PaymentDeclined{CustomerID: customer, OrderID: order1, Reason: ReasonInsufficientFunds}})
+	if !errors.Is(err, domain.ErrInvalidHistory) {
+		t.Fatalf("LoadOrderPayment: %v, want ErrInvalidHistory", err)
+	}
+}
