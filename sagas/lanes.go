@@ -2,12 +2,10 @@ package sagas
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
 )
 
@@ -199,7 +197,7 @@ func (s *session) groupCommit(ctx context.Context, items []*item) bool {
 		}
 		outcomes[i] = outcome
 	}
-	if err := b.commit(ctx, s.r.store); err != nil {
+	if _, err := b.unit.Write(ctx, s.r.store); err != nil {
 		s.r.log.Debug("group commit failed; processing the lane's records one by one", "records", len(items), "err", err)
 		return false
 	}
@@ -219,8 +217,7 @@ func (s *session) groupCommit(ctx context.Context, items []*item) bool {
 // another lane loading a product whose kept copy held this batch's undecided changes at a
 // version the store reached by other writes would decide on a state that never existed.
 type batch struct {
-	appends []eventstore.StreamAppend
-	inboxes []eventstore.InboxEntry
+	unit    command.Unit // the decisions' appends and inbox entries
 	pending map[pendingKey]command.Aggregate
 	stored  []func() // give the pending aggregates back to their repositories
 }
@@ -255,54 +252,4 @@ func keep[A command.Aggregate](m message, repo *command.Repository[A], a A) {
 	}
 	m.batch.pending[pendingKey{repo, a.ID()}] = a
 	m.batch.stored = append(m.batch.stored, func() { repo.Committed(a) })
-}
-
-// add records a reaction's write instead of writing it (see writer.write).
-func (b *batch) add(m message, appends []eventstore.StreamAppend) string {
-	b.appends = append(b.appends, appends...)
-	if m.inbox != nil {
-		b.inboxes = append(b.inboxes, m.inbox.ForStore())
-	}
-	if len(appends) == 0 {
-		return OutcomeNoop
-	}
-	return OutcomeApplied
-}
-
-// commit writes the batch: one append per stream (the reactions' appends to a stream
-// merged, which requires each to start where the one before ended) and every inbox entry.
-func (b *batch) commit(ctx context.Context, store interface {
-	Write(context.Context, eventstore.Write) (map[string]int64, error)
-}) error {
-	merged, err := mergeAppends(b.appends)
-	if err != nil {
-		return err
-	}
-	_, err = store.Write(ctx, eventstore.Write{Appends: merged, Inboxes: b.inboxes})
-	return err
-}
-
-// mergeAppends merges the appends to each stream into one, in stream id order (as
-// writer.write orders them, so that writers touching the same streams queue rather than
-// deadlock).
-func mergeAppends(appends []eventstore.StreamAppend) ([]eventstore.StreamAppend, error) {
-	byStream := map[string]int{}
-	var out []eventstore.StreamAppend
-	for _, a := range appends {
-		i, ok := byStream[a.StreamID]
-		if !ok {
-			byStream[a.StreamID] = len(out)
-			out = append(out, eventstore.StreamAppend{StreamID: a.StreamID, StreamType: a.StreamType,
-				ExpectedVersion: a.ExpectedVersion, Events: append([]eventstore.EventData(nil), a.Events...)})
-			continue
-		}
-		m := &out[i]
-		if next := m.ExpectedVersion + int64(len(m.Events)); a.ExpectedVersion != next {
-			return nil, fmt.Errorf("%w: %s: an append at version %d follows one ending at %d",
-				eventstore.ErrVersionConflict, a.StreamID, a.ExpectedVersion, next)
-		}
-		m.Events = append(m.Events, a.Events...)
-	}
-	sortAppends(out)
-	return out, nil
 }

@@ -1,11 +1,9 @@
 package sagas
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
@@ -16,46 +14,36 @@ type writer struct {
 	store command.EventStore
 }
 
-// write appends the non-empty appends and the message's inbox entry atomically and
-// returns the outcome: OutcomeApplied, OutcomeNoop (nothing to append: only the inbox
-// entry is written, so the message is not decided again) or OutcomeDuplicate (the inbox
-// already held the message: nothing was written). Appends are written in stream id order,
-// so that two reactions touching the same streams queue behind each other instead of
-// deadlocking. A version conflict is returned for command.Retry to decide again.
+// write appends the non-empty appends and the message's inbox entry atomically (one
+// command.Unit) and returns the outcome: OutcomeApplied, OutcomeNoop (nothing to append:
+// only the inbox entry is written, so the message is not decided again) or
+// OutcomeDuplicate (the inbox already held the message: nothing was written). A version
+// conflict is returned for command.Retry to decide again.
 //
-// In a group commit (m.batch set) nothing is written yet: the appends and the inbox entry
-// join the batch, written once the lane's every message is decided (see lanes.go).
+// In a group commit (m.batch set) nothing is written yet: the unit joins the batch's,
+// written once the lane's every message is decided (see lanes.go).
 func (w writer) write(ctx context.Context, m message, appends ...eventstore.StreamAppend) (string, error) {
-	var nonEmpty []eventstore.StreamAppend
-	for _, a := range appends {
-		if len(a.Events) > 0 {
-			nonEmpty = append(nonEmpty, a)
-		}
+	var u command.Unit
+	u.Append(appends...)
+	if m.inbox != nil {
+		u.Inbox(*m.inbox)
+	}
+	outcome := OutcomeNoop
+	if u.HasEvents() {
+		outcome = OutcomeApplied
 	}
 	if m.batch != nil {
-		return m.batch.add(m, nonEmpty), nil
+		m.batch.unit.Include(&u)
+		return outcome, nil
 	}
-	sortAppends(nonEmpty)
-	var inbox *eventstore.InboxEntry
-	if m.inbox != nil {
-		in := m.inbox.ForStore()
-		inbox = &in
-	}
-	_, err := w.store.Write(ctx, eventstore.Write{Appends: nonEmpty, Inbox: inbox})
+	_, err := u.Write(ctx, w.store)
 	switch {
 	case errors.Is(err, eventstore.ErrAlreadyProcessed):
 		return OutcomeDuplicate, nil
 	case err != nil:
 		return "", err
-	case len(nonEmpty) == 0:
-		return OutcomeNoop, nil
 	}
-	return OutcomeApplied, nil
-}
-
-// sortAppends orders appends by stream id.
-func sortAppends(appends []eventstore.StreamAppend) {
-	slices.SortFunc(appends, func(a, b eventstore.StreamAppend) int { return cmp.Compare(a.StreamID, b.StreamID) })
+	return outcome, nil
 }
 
 // requireID returns a permanent error if a message's id field is empty.

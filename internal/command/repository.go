@@ -372,32 +372,25 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	var w eventstore.Write
+	var u Unit
 	if opts.Inbox != nil {
-		in := opts.Inbox.ForStore()
-		w.Inbox = &in
+		u.Inbox(*opts.Inbox)
 	}
-	if len(app.Events) > 0 {
-		w.Appends = []eventstore.StreamAppend{app}
-		if a.CommittedVersion() == 0 && r.typ.Unique != nil {
-			for _, f := range r.typ.Unique(a) {
-				w.Unique = append(w.Unique, eventstore.UniqueValue{Scope: r.typ.Name + "." + f.Field, Value: f.Value, StreamID: app.StreamID})
-			}
+	u.Append(app)
+	if len(app.Events) > 0 && a.CommittedVersion() == 0 && r.typ.Unique != nil {
+		for _, f := range r.typ.Unique(a) {
+			u.unique = append(u.unique, eventstore.UniqueValue{Scope: r.typ.Name + "." + f.Field, Value: f.Value, StreamID: app.StreamID})
 		}
 	}
 	if opts.Idempotency != nil {
-		rec, err := opts.Idempotency(res)
-		if err != nil {
+		if u.idempotency, err = opts.Idempotency(res); err != nil {
 			return Result{}, fmt.Errorf("idempotency record: %w", err)
 		}
-		if rec != nil {
-			w.Idempotency = rec.forStore()
-		}
 	}
-	if len(w.Appends) == 0 && w.Inbox == nil && w.Idempotency == nil {
+	if u.empty() {
 		return res, nil
 	}
-	if _, err := r.store.Write(ctx, w); err != nil {
+	if _, err := u.Write(ctx, r.store); err != nil {
 		if taken := (*eventstore.ValueTakenError)(nil); errors.As(err, &taken) {
 			return Result{}, &TakenError{err: err, HeldBy: strings.TrimPrefix(taken.HeldBy, r.typ.Name+"-"),
 				UniqueField: UniqueField{Field: strings.TrimPrefix(taken.Scope, r.typ.Name+"."), Value: taken.Value}}
