@@ -21,8 +21,8 @@ import (
 // Lanes run concurrently (at most Config.Concurrency at once), each one's records in order.
 //
 // Group commit: a lane of several records decides them one after the other against the
-// same aggregates (the repositories keep what a decision gave back), collecting their
-// events and inbox entries, and writes them in one transaction: a hot product costs one
+// same aggregates (the batch keeps what a decision changed), collecting their events and
+// inbox entries in one command.Unit, and writes it in one transaction: a hot product costs one
 // write per poll, not one per order. If any decision fails, or the write does (another
 // instance moved a stream, a message was processed already), nothing of it is stored, the
 // batch's changed aggregates are dropped (no one else ever saw them), and the lane's

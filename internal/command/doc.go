@@ -11,9 +11,13 @@
 // # One transaction per command
 //
 // [Repository] does the load–decide–append cycle for one aggregate type. Everything a
-// command writes commits in one eventstore.Write: the events and, from [Options], the
-// inbox entry of the saga message that caused the command and/or the idempotency record
-// of the API request. A conflict (eventstore.ErrVersionConflict: another writer appended
+// command writes commits in one [Unit], the only write path of the command handlers and
+// of the saga reactions alike: the events and, from [Options], the inbox entry of the saga
+// message that caused the command and/or the idempotency record of the API request. A saga
+// group commit adds the Units of several decisions into one, whose appends to one stream
+// are merged. Callers pass the package's own [Metadata], [InboxEntry] and
+// [IdempotencyRecord] and match its error values ([ErrVersionConflict], …); the
+// repository converts them for the event store, so the API never imports it. A conflict (eventstore.ErrVersionConflict: another writer appended
 // to the stream since it was loaded) makes Update reload and decide again, up to
 // Config.MaxAttempts times with a small jittered backoff; then the conflict is returned.
 // Saga code that must append to several streams atomically composes [Repository.Load],
