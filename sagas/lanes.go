@@ -229,12 +229,21 @@ type pendingKey struct {
 
 // loadIn loads aggregate id from repo or, in a group commit, the batch's copy of it.
 func loadIn[A command.Aggregate](ctx context.Context, m message, repo *command.Repository[A], id string) (A, error) {
-	if m.batch != nil {
-		if a, ok := m.batch.pending[pendingKey{repo, id}]; ok {
-			return a.(A), nil
-		}
+	if a, ok := pendingCopy(m, repo, id); ok {
+		return a, nil
 	}
 	return repo.Load(ctx, id)
+}
+
+// pendingCopy returns the group commit's changed copy of aggregate id of repo, if any.
+func pendingCopy[A command.Aggregate](m message, repo *command.Repository[A], id string) (A, bool) {
+	if m.batch != nil {
+		if a, ok := m.batch.pending[pendingKey{repo, id}]; ok {
+			return a.(A), true
+		}
+	}
+	var zero A
+	return zero, false
 }
 
 // keep gives an aggregate whose changes are written back to its repository (see

@@ -101,6 +101,7 @@ func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, 
 	if err := requireID(m, "order_id", e.OrderID); err != nil {
 		return "", err
 	}
+	first := true
 	return decide(ctx, s.retry, func(ctx context.Context) (string, error) {
 		acct, err := loadIn(ctx, m, s.accounts, e.CustomerID)
 		if notFound(err) {
@@ -109,7 +110,8 @@ func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, 
 		if err != nil {
 			return "", err
 		}
-		pay, err := loadIn(ctx, m, s.payments, e.OrderID)
+		pay, err := s.paymentToCapture(ctx, m, e.OrderID, first)
+		first = false
 		if err != nil {
 			return "", err
 		}
@@ -118,6 +120,19 @@ func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, 
 		}
 		return s.save(ctx, m, acct, pay)
 	})
+}
+
+// paymentToCapture returns the order's payment for a capture. The first attempt assumes,
+// without reading, that the order has none yet: a capture request is nearly always the
+// order's first payment fact, and the read was a round trip per order. When it is not (a
+// redelivery after the inbox row was pruned, a cancellation that came first), appending
+// the new stream at version 0 conflicts with the stream that exists, and the next attempt
+// (decide retries conflicts) reads it.
+func (s *paymentsSaga) paymentToCapture(ctx context.Context, m message, orderID string, first bool) (*payment.OrderPayment, error) {
+	if _, inBatch := pendingCopy(m, s.payments, orderID); first && !inBatch {
+		return payment.LoadOrderPayment(orderID, nil)
+	}
+	return loadIn(ctx, m, s.payments, orderID)
 }
 
 // refund compensates a cancelled or timed-out order. A customer without an account was
