@@ -83,3 +83,45 @@ func CheckAdvance[A any](t *testing.T, history []domain.Event, load func([]domai
 		t.Error("Advance accepted an aggregate with uncommitted changes")
 	}
 }
+
+// Snapshotter is what CheckSnapshot needs of an aggregate: its snapshot and Advance.
+type Snapshotter interface {
+	Snapshot() ([]byte, error)
+	Advance([]domain.Event) error
+}
+
+// CheckSnapshot loads an aggregate from every prefix of history, snapshots it, restores
+// it as aggregate id at that version, and expects the aggregate it snapshotted; then it
+// advances the restored one by the rest of history and expects the aggregate loaded from
+// the whole history.
+func CheckSnapshot[A Snapshotter](t *testing.T, id string, history []domain.Event, load func([]domain.Event) (A, error),
+	restore func(id string, version int64, state []byte) (A, error)) {
+	t.Helper()
+	whole, err := load(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := 1; cut <= len(history); cut++ {
+		prefix, err := load(history[:cut])
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, err := prefix.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := restore(id, int64(cut), state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, prefix) {
+			t.Errorf("restored at %d = %+v, want %+v", cut, a, prefix)
+		}
+		if err := a.Advance(history[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, whole) {
+			t.Errorf("restored at %d and advanced = %+v, want %+v", cut, a, whole)
+		}
+	}
+}

@@ -2,10 +2,10 @@ package inventory
 
 import (
 	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/domaintest"
 )
 
 // A product restored from a snapshot of any prefix of its history and advanced by the rest
@@ -19,33 +19,7 @@ func TestRestoreProductAndAdvanceEqualsLoad(t *testing.T) {
 		StockReservationFailed{ProductID: productA, OrderID: order2, Quantity: 99},
 		StockReserved{ProductID: productA, OrderID: order2, Quantity: 4, UnitPriceCents: 100},
 	}
-	whole, err := LoadProduct(history)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cut := 1; cut <= len(history); cut++ {
-		prefix, err := LoadProduct(history[:cut])
-		if err != nil {
-			t.Fatal(err)
-		}
-		state, err := prefix.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := RestoreProduct(productA, int64(cut), state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(p, prefix) {
-			t.Errorf("restored at %d = %+v, want %+v", cut, p, prefix)
-		}
-		if err := p.Advance(history[cut:]); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(p, whole) {
-			t.Errorf("restored at %d and advanced = %+v, want %+v", cut, p, whole)
-		}
-	}
+	domaintest.CheckSnapshot(t, productA, history, LoadProduct, RestoreProduct)
 }
 
 func TestProductSnapshotNeedsCommittedState(t *testing.T) {

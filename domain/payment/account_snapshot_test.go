@@ -2,10 +2,10 @@ package payment
 
 import (
 	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/domaintest"
 )
 
 // An account restored from a snapshot of any prefix of its history (legacy payments, the
@@ -17,33 +17,7 @@ func TestRestoreAndAdvanceEqualsLoad(t *testing.T) {
 		FundsDeposited{CustomerID: customer, AmountCents: 50},
 		PaymentCaptured{CustomerID: customer, OrderID: "o-new", AmountCents: 70},
 	)
-	whole, err := Load(history)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cut := 1; cut <= len(history); cut++ {
-		prefix, err := Load(history[:cut])
-		if err != nil {
-			t.Fatal(err)
-		}
-		state, err := prefix.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := Restore(customer, int64(cut), state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(a, prefix) {
-			t.Errorf("restored at %d = %+v, want %+v", cut, a, prefix)
-		}
-		if err := a.Advance(history[cut:]); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(a, whole) {
-			t.Errorf("restored at %d and advanced = %+v, want %+v", cut, a, whole)
-		}
-	}
+	domaintest.CheckSnapshot(t, customer, history, Load, Restore)
 }
 
 func TestAccountSnapshotNeedsCommittedState(t *testing.T) {
