@@ -14,11 +14,33 @@ import (
 	"github.com/shopflow/shopflow/internal/command"
 )
 
-// appendHistory appends events to product id's stream until it holds events events, in one
-// INSERT … SELECT: alternately a reservation of one unit for a new order and its release
-// (StockReserved, StockReleased), the history a product selling for a long time has. Each
-// odd count leaves one unit reserved.
+// historyChunk is the most events appendHistory inserts in one statement. A transaction
+// holds back the whole server's xmin horizon for as long as it runs, and tests of other
+// packages that run meanwhile wait for that horizon (eventstore's ReadAll gap-safety test
+// waits up to 10 s): a million events in one INSERT took longer than that under -race.
+const historyChunk = 50_000
+
+// appendHistory appends events to product id's stream until it holds events events, in
+// INSERT … SELECT statements of at most historyChunk events: alternately a reservation of
+// one unit for a new order and its release (StockReserved, StockReleased), the history a
+// product selling for a long time has. Each odd count leaves one unit reserved.
 func appendHistory(t testing.TB, d db, id string, events int64) {
+	t.Helper()
+	stream := command.StreamID("product", id)
+	for {
+		var head int64
+		if err := d.pool.QueryRow(ctx(t), `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&head); err != nil {
+			t.Fatal(err)
+		}
+		if head >= events {
+			return
+		}
+		appendChunk(t, d, id, min(events, head+historyChunk))
+	}
+}
+
+// appendChunk appends the history events after the stream's head up to version end.
+func appendChunk(t testing.TB, d db, id string, end int64) {
 	t.Helper()
 	_, err := d.pool.Exec(ctx(t), `
 INSERT INTO events (stream_id, stream_type, version, event_id, event_type, payload)
@@ -28,7 +50,7 @@ SELECT $1, 'product', v, gen_random_uuid(),
             THEN json_build_object('product_id', $2::text, 'order_id', 'o-' || v, 'quantity', 1, 'unit_price_cents', 250)
             ELSE json_build_object('product_id', $2::text, 'order_id', 'o-' || (v - 1), 'quantity', 1) END
 FROM generate_series((SELECT max(version) + 1 FROM events WHERE stream_id = $1), $3::bigint) AS v`,
-		command.StreamID("product", id), id, events)
+		command.StreamID("product", id), id, end)
 	if err != nil {
 		t.Fatal(err)
 	}
