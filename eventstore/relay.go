@@ -161,9 +161,7 @@ func NewRelay(pool *pgxpool.Pool, producer *kgo.Client, cfg RelayConfig) (*Relay
 	if buffered, _ := producer.OptValue(kgo.MaxBufferedRecords).(int64); buffered < int64(cfg.BatchSize) {
 		return nil, fmt.Errorf("eventstore: relay: BatchSize %d exceeds the producer's MaxBufferedRecords %d", cfg.BatchSize, buffered)
 	}
-	h := fnv.New64a()
-	h.Write([]byte("shopflow-relay:" + cfg.Name))
-	r := &Relay{pool: pool, producer: producer, cfg: cfg, lockKey: int64(h.Sum64())}
+	r := &Relay{pool: pool, producer: producer, cfg: cfg, lockKey: RelayLockKey(cfg.Name)}
 	r.setHealth(errNotStarted)
 	return r, nil
 }
@@ -194,6 +192,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		backoff = min(2*backoff, r.cfg.MaxBackoff)
 	}
 	return nil
+}
+
+// RelayLockKey is the Postgres advisory lock key the active relay named name holds.
+func RelayLockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("shopflow-relay:" + name))
+	return int64(h.Sum64())
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopflow/shopflow/api"
+	"github.com/shopflow/shopflow/console"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/config"
 	"github.com/shopflow/shopflow/internal/elastic"
@@ -171,7 +172,10 @@ func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prom
 		handlers.Options = api.WriteOptions{MaxInFlight: cfg.MaxCommandsInFlight, Timeout: cfg.CommandTimeout, Registry: reg}
 		err = api.RegisterWriteRoutes(e, handlers)
 	}
-	if err != nil || !cfg.ReadModels {
+	if err != nil {
+		return e, err
+	}
+	if err := registerConsole(e, cfg, d, sup, h, reg, pcfg, log); err != nil || !cfg.ReadModels {
 		return e, err
 	}
 	reader, err := projections.NewReader(d.es, pcfg)
@@ -180,6 +184,28 @@ func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prom
 	}
 	api.RegisterReadRoutes(e, reader)
 	return e, nil
+}
+
+// registerConsole mounts the operator console and the admin API, and supervises the
+// console's overview sampler.
+func registerConsole(e *echo.Echo, cfg config.Config, d *deps, sup *supervisor.Supervisor, h *health.Checker,
+	reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) error {
+	ccfg := console.Config{Brokers: cfg.KafkaBrokers, Kafka: d.kafka, Health: h, Metrics: reg,
+		TraceUIURL: cfg.TraceUIURL, Log: log}
+	for _, c := range cfg.Contexts {
+		ccfg.Contexts = append(ccfg.Contexts, console.Context{Name: c, Store: d.stores[c]})
+	}
+	if cfg.ReadModels {
+		ccfg.ES, ccfg.Projections = d.es, pcfg
+	}
+	svc, err := console.New(ccfg)
+	if err != nil {
+		return err
+	}
+	api.RegisterAdminRoutes(e, svc)
+	sup.Add("console", svc.Run, nil)
+	log.Info("operator console at http://"+cfg.HTTPAddr+"/console", "access", api.AdminAccessNote)
+	return nil
 }
 
 // listen serves HTTP until ctx ends (nil) or the server fails.

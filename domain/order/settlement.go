@@ -72,6 +72,25 @@ func LoadSettlement(orderID string, history []domain.Event) (*Settlement, error)
 	return s, nil
 }
 
+// Priced returns the priced lines recorded while the payment was not captured, and false
+// if none are.
+func (s *Settlement) Priced() (SettlementPriced, bool) {
+	if s.priced == nil {
+		return SettlementPriced{}, false
+	}
+	p := *s.priced
+	p.Lines = slices.Clone(p.Lines)
+	return p, true
+}
+
+// Paid returns the capture recorded before the priced lines arrived, and false if none is.
+func (s *Settlement) Paid() (SettlementPaid, bool) {
+	if s.paid == nil {
+		return SettlementPaid{}, false
+	}
+	return *s.paid, true
+}
+
 // ID returns the order's id.
 func (s *Settlement) ID() string { return s.root.ID() }
 

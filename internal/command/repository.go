@@ -269,6 +269,11 @@ func (r *Repository[A]) history(ctx context.Context, streamID string, after int6
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", streamID, err)
 	}
+	return r.decode(streamID, records)
+}
+
+// decode upcasts and decodes stored events of streamID.
+func (r *Repository[A]) decode(streamID string, records []eventstore.RecordedEvent) ([]domain.Event, error) {
 	history := make([]domain.Event, len(records))
 	for i, rec := range records {
 		payload, _, err := r.cfg.Upcasters.Upcast(rec.Type, rec.SchemaVersion, rec.Payload)

@@ -72,6 +72,10 @@ type Config struct {
 	// address, apart from the API. Off by default; keep it on loopback or a private network:
 	// profiles reveal the process's internals.
 	PprofAddr string `env:"SHOPFLOW_PPROF_ADDR"`
+	// TraceUIURL, if set, is the base URL of the trace UI (Jaeger, e.g.
+	// http://127.0.0.1:16686): the console's order journey links to <url>/trace/<trace id>
+	// of the order's events. Off by default.
+	TraceUIURL string `env:"SHOPFLOW_TRACE_UI_URL"`
 }
 
 // DynamicMembership is the InstanceID that turns static group membership off.
@@ -196,6 +200,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateCommands()...)
 	if c.PprofAddr != "" && !strings.Contains(c.PprofAddr, ":") {
 		bad("SHOPFLOW_PPROF_ADDR", "want host:port, got %q", c.PprofAddr)
+	}
+	if u, err := url.Parse(c.TraceUIURL); c.TraceUIURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("SHOPFLOW_TRACE_UI_URL", "want an http(s) URL such as http://127.0.0.1:16686, got %q", c.TraceUIURL)
 	}
 	return errors.Join(errs...)
 }
