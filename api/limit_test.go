@@ -25,7 +25,7 @@ func boundedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *prometheus.
 	d := newDB(t)
 	reg := prometheus.NewRegistry()
 	opts.Registry = reg
-	e := api.New(api.Options{Log: slog.New(slog.DiscardHandler), Health: health.NewChecker(time.Second), Registry: reg})
+	e := api.New(withAuth(api.Options{Log: slog.New(slog.DiscardHandler), Health: health.NewChecker(time.Second), Registry: reg}))
 	h := &api.OrderCommands{Keys: command.NewIdempotencyKeys(d.store),
 		PlaceOrder:  must(command.NewPlaceOrderHandler(d.store, command.Config{}))(t),
 		CancelOrder: must(command.NewCancelOrderHandler(d.store, command.Config{}))(t)}
@@ -127,7 +127,7 @@ func TestCommandsPastTheBoundAre503(t *testing.T) {
 	}
 	for _, path := range []string{"/healthz", "/metrics"} {
 		rec := httptest.NewRecorder()
-		w.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		serve(w.e, rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusOK {
 			t.Errorf("GET %s while saturated: %d", path, rec.Code)
 		}

@@ -55,7 +55,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil))
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil)) // public: no token
 	if rec.Code != http.StatusOK || rec.Body.Len() != len(api.OpenAPI) {
 		t.Fatalf("GET /openapi.yaml: %d, %d bytes", rec.Code, rec.Body.Len())
 	}

@@ -44,8 +44,8 @@ func proxiedOrders(t testing.TB, opts api.WriteOptions) (*writeAPI, *testenv.TCP
 	store := eventstore.New(pool)
 	t.Cleanup(store.Close)
 	logs := &syncBuffer{}
-	e := api.New(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second),
-		Registry: prometheus.NewRegistry()})
+	e := api.New(withAuth(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second),
+		Registry: prometheus.NewRegistry()}))
 	h := &api.OrderCommands{Keys: command.NewIdempotencyKeys(store),
 		PlaceOrder:  must(command.NewPlaceOrderHandler(store, command.Config{}))(t),
 		CancelOrder: must(command.NewCancelOrderHandler(store, command.Config{}))(t)}

@@ -38,6 +38,8 @@ type Problem struct {
 	// RetryAfter, when positive, is sent as the Retry-After header in whole seconds
 	// (rounded up); 503 answers carry it.
 	RetryAfter time.Duration `json:"-"`
+	// challenge, when set, is sent as the WWW-Authenticate header (401 and 403).
+	challenge string
 }
 
 // FieldError names one bad input: a JSON pointer-like path ("lines[0].quantity", or
@@ -70,6 +72,9 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if p.RetryAfter > 0 {
 			secs := (p.RetryAfter + time.Second - 1) / time.Second
 			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(int64(secs), 10))
+		}
+		if p.challenge != "" {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, p.challenge)
 		}
 		if werr := c.JSON(p.Status, p); werr != nil {
 			log.Warn("write problem response", "err", werr)

@@ -64,18 +64,25 @@ const ReadModelBehindCode = "read_model_behind"
 // page with an opaque cursor (next_cursor). Elasticsearch unavailable answers 503.
 func RegisterReadRoutes(e *echo.Echo, r ReadModels) {
 	h := readHandlers{r}
-	e.GET("/v1/orders/:id", byID(r, projections.Orders, "order", h.r.Order, func(o projections.Order) (int64, int64) { return o.Version, o.Revision }))
+	e.GET("/v1/orders/:id", byID(r, projections.Orders, "order", h.r.Order,
+		func(o projections.Order) (int64, int64) { return o.Version, o.Revision },
+		func(o projections.Order) string { return o.CustomerID }))
 	e.GET("/v1/orders", h.searchOrders)
-	e.GET("/v1/products/:id", byID(r, projections.Products, "product", h.r.Product, func(p projections.Product) (int64, int64) { return p.Version, p.Revision }))
+	e.GET("/v1/products/:id", byID(r, projections.Products, "product", h.r.Product,
+		func(p projections.Product) (int64, int64) { return p.Version, p.Revision }, nil))
 	e.GET("/v1/products", h.searchProducts)
-	e.GET("/v1/customers/:id", byID(r, projections.Customers, "customer", h.r.Customer, func(c projections.Customer) (int64, int64) { return c.Version, c.Revision }))
+	e.GET("/v1/customers/:id", byID(r, projections.Customers, "customer", h.r.Customer,
+		func(c projections.Customer) (int64, int64) { return c.Version, c.Revision },
+		func(c projections.Customer) string { return c.ID }))
 }
 
 type readHandlers struct{ r ReadModels }
 
 // byID returns the handler of a read by id of a kind of document of a read model; versions
-// returns a document's stream version and revision.
-func byID[T any](r ReadModels, model, kind string, get func(context.Context, string) (T, error), versions func(T) (int64, int64)) echo.HandlerFunc {
+// returns a document's stream version and revision, owner (nil for documents every caller
+// may read) the customer a document belongs to: a request limited to a customer (see
+// CustomerOf) finds only that customer's documents, the others are not found.
+func byID[T any](r ReadModels, model, kind string, get func(context.Context, string) (T, error), versions func(T) (int64, int64), owner func(T) string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := newQueryParams(c, "min_version", "wait")
 		id := p.pathID()
@@ -83,6 +90,10 @@ func byID[T any](r ReadModels, model, kind string, get func(context.Context, str
 		wait := p.duration("wait", MaxReadWait)
 		if err := p.err(); err != nil {
 			return err
+		}
+		customer, limited := CustomerOf(c.Request().Context())
+		if owner != nil && limited {
+			get = ownedBy(get, owner, customer)
 		}
 		need, timeout := int64(0), time.Duration(0)
 		if minVersion != nil {
@@ -102,6 +113,18 @@ func byID[T any](r ReadModels, model, kind string, get func(context.Context, str
 		}
 		_, rev := versions(doc)
 		return sendVersioned(c, doc, rev)
+	}
+}
+
+// ownedBy wraps get so that a document of another customer than customer is not found.
+func ownedBy[T any](get func(context.Context, string) (T, error), owner func(T) string, customer string) func(context.Context, string) (T, error) {
+	return func(ctx context.Context, id string) (T, error) {
+		doc, err := get(ctx, id)
+		if err == nil && owner(doc) != customer {
+			var zero T
+			return zero, projections.ErrNotFound
+		}
+		return doc, err
 	}
 }
 
@@ -187,6 +210,12 @@ func (h readHandlers) searchOrders(c echo.Context) error {
 	}
 	if err := p.err(); err != nil {
 		return err
+	}
+	if own, limited := CustomerOf(c.Request().Context()); limited { // the server filters, whatever the client asks
+		if q.CustomerID != "" && q.CustomerID != own {
+			return notYours("query.customer_id")
+		}
+		q.CustomerID = own
 	}
 	page, err := h.r.SearchOrders(c.Request().Context(), q)
 	if err != nil {

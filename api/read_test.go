@@ -29,7 +29,7 @@ import (
 
 // readEcho returns an echo instance serving the read routes over models.
 func readEcho(models api.ReadModels) *echo.Echo {
-	e := api.New(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+	e := api.New(withAuth(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()}))
 	api.RegisterReadRoutes(e, models)
 	return e
 }
@@ -40,7 +40,7 @@ func readGet(e *echo.Echo, target string, headers ...string) *httptest.ResponseR
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, req)
+	serve(e, rec, req)
 	return rec
 }
 
@@ -207,8 +207,7 @@ func liveReadAPI(t *testing.T, shop *projectionstest.Shop) (*projectionstest.Env
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(readEcho(reader))
-	t.Cleanup(srv.Close)
+	srv := authenticatedServer(t, readEcho(reader))
 	env.WaitCaughtUp(t)
 	env.Refresh(t) // searches see what the last refresh made visible
 	return env, srv

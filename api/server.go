@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -22,10 +23,58 @@ type Options struct {
 	Log      *slog.Logger
 	Health   *health.Checker
 	Registry *prometheus.Registry // metrics registry served on /metrics
+	// Auth verifies the bearer token every route but the public ones requires (see
+	// Routes). Nil refuses every such request with 401, unless AuthDisabled.
+	Auth Authenticator
+	// AuthDisabled serves every route to every caller, as principal AnonymousSubject
+	// holding every scope but the customer one. For setups that authenticate in front of
+	// Shopflow only; the process logs a warning at start.
+	AuthDisabled bool
+	// RateLimits bound each principal's requests (the zero value takes the defaults).
+	RateLimits RateLimits
+	// Timeouts bound how long a connection may take to send a request, and more (the zero
+	// value takes the defaults).
+	Timeouts Timeouts
+}
+
+// Defaults of Timeouts.
+const (
+	// DefaultReadHeaderTimeout bounds the time a client takes to send a request's headers.
+	DefaultReadHeaderTimeout = 5 * time.Second
+	// DefaultReadTimeout bounds the time a client takes to send a whole request: a client
+	// that trickles its body would otherwise hold a command slot (see WriteOptions) for as
+	// long as it likes.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds a request from the end of its headers to the end of its
+	// response: the longest handler (a read waiting MaxReadWait for a version, or a command
+	// within its deadline) and the time to send the answer fit well within it.
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultIdleTimeout bounds how long a kept-alive connection waits for its next request.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxHeaderBytes bounds the request line and headers: room for a bearer token of
+	// several kilobytes and long query strings, not for megabytes of headers.
+	DefaultMaxHeaderBytes = 32 << 10
+)
+
+// Timeouts are the HTTP server's bounds on each connection (net/http's fields of the
+// same names). A zero field takes its default.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+}
+
+// apply sets t, defaults filled in, on srv.
+func (t Timeouts) apply(srv *http.Server) {
+	srv.ReadHeaderTimeout = cmp.Or(t.ReadHeader, DefaultReadHeaderTimeout)
+	srv.ReadTimeout = cmp.Or(t.Read, DefaultReadTimeout)
+	srv.WriteTimeout = cmp.Or(t.Write, DefaultWriteTimeout)
+	srv.IdleTimeout = cmp.Or(t.Idle, DefaultIdleTimeout)
+	srv.MaxHeaderBytes = cmp.Or(t.MaxHeaderBytes, DefaultMaxHeaderBytes)
 }
 
 // New returns an echo instance with Shopflow's middleware (request id, structured request
-// logs and request metrics of the status sent, recover, body limit), the problem+json
+// logs and request metrics of the status sent, recover, body limit, then authentication,
+// per-principal rate limits and authorization by Routes), the problem+json
 // error handler and the operational routes: GET /healthz, GET /readyz, GET /metrics and
 // GET /openapi.yaml. Command and query routes are registered on it by the write and read
 // APIs. A 5xx is logged with its error (a 503 at level warn, others at error); other
@@ -33,14 +82,13 @@ type Options struct {
 func New(opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// A request must arrive within ReadTimeout, headers within ReadHeaderTimeout: a client
-	// that trickles its body would otherwise hold a command slot (see WriteOptions) for as
-	// long as it likes. Handlers may run longer (reads that wait for a version).
-	e.Server.ReadHeaderTimeout, e.Server.ReadTimeout, e.Server.IdleTimeout = 5*time.Second, 10*time.Second, 2*time.Minute
+	opts.Timeouts.apply(e.Server)
 	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = ErrorHandler(opts.Log)
 	e.Use(middleware.RequestID(), observe(opts.Log, opts.Registry))
 	e.Use(recoverPanics(opts.Log), middleware.BodyLimit(MaxBodyBytes))
+	g := &guard{verifier: opts.Auth, disabled: opts.AuthDisabled, limits: newRateLimiter(opts.RateLimits, opts.Registry)}
+	e.Use(g.middleware)
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "alive"})
 	})

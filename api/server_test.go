@@ -60,7 +60,7 @@ func TestRequestLogRecordsStatusSent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &syncBuffer{}
 			reg := prometheus.NewRegistry()
-			e := api.New(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second), Registry: reg})
+			e := api.New(withAuth(api.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Health: health.NewChecker(time.Second), Registry: reg}))
 			h := api.OrderCommands{Keys: command.NewIdempotencyKeys(&eventstore.Store{}), CancelOrder: tt.handler}
 			if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &h}); err != nil {
 				t.Fatal(err)

@@ -177,8 +177,9 @@ func depositFunds(c echo.Context, body []byte) (command.DepositFunds, error) {
 }
 
 // placeOrder decodes {customer_id, lines:[{product_id,quantity}]}. Existence of the
-// customer and products is the saga's business, not this context's.
-func placeOrder(_ echo.Context, body []byte) (command.PlaceOrder, error) {
+// customer and products is the saga's business, not this context's. A customer token may
+// place orders for its own customer only.
+func placeOrder(c echo.Context, body []byte) (command.PlaceOrder, error) {
 	var d decoder
 	o := d.body(body, false)
 	cmd := command.PlaceOrder{CustomerID: o.String("customer_id", false)}
@@ -187,15 +188,25 @@ func placeOrder(_ echo.Context, body []byte) (command.PlaceOrder, error) {
 		l.done()
 	}
 	o.done()
-	return cmd, d.finish(nil)
+	if err := d.finish(nil); err != nil {
+		return cmd, err
+	}
+	if own, limited := CustomerOf(c.Request().Context()); limited {
+		if id, ok := command.ParseID(cmd.CustomerID); ok && id != own {
+			return cmd, notYours("customer_id")
+		}
+	}
+	return cmd, nil
 }
 
-// cancelOrder decodes the optional body {reason} for order :id.
+// cancelOrder decodes the optional body {reason} for order :id. A customer token may cancel
+// its own customer's orders only: another's is not found.
 func cancelOrder(c echo.Context, body []byte) (command.CancelOrder, error) {
 	var d decoder
 	id := d.pathID(c)
 	o := d.body(body, true)
 	cmd := command.CancelOrder{OrderID: id, Reason: o.String("reason", false)}
+	cmd.CustomerID, _ = CustomerOf(c.Request().Context())
 	o.done()
 	return cmd, d.finish(nil)
 }

@@ -104,9 +104,9 @@ func newWriteAPI(t testing.TB) *writeAPI {
 
 // newEcho returns the server api.New builds, logging nowhere.
 func newEcho() *echo.Echo {
-	return api.New(api.Options{
+	return api.New(withAuth(api.Options{
 		Log: slog.New(slog.DiscardHandler), Health: health.NewChecker(time.Second), Registry: prometheus.NewRegistry(),
-	})
+	}))
 }
 
 // must returns v, failing the test on err: must(f())(t).
@@ -128,7 +128,7 @@ func (w *writeAPI) post(path, body string, headers ...string) *httptest.Response
 		req.Header.Add(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
-	w.e.ServeHTTP(rec, req)
+	serve(w.e, rec, req)
 	return rec
 }
 
@@ -351,7 +351,7 @@ func TestWriteValidation(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/customers", strings.NewReader(`name=Ada`))
 		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
 		rec := httptest.NewRecorder()
-		w.e.ServeHTTP(rec, req)
+		serve(w.e, rec, req)
 		wantProblem(t, rec, http.StatusUnsupportedMediaType)
 	})
 }
@@ -398,7 +398,7 @@ func TestWriteErrors(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/products", io.MultiReader(strings.NewReader(big)))
 		req.ContentLength = -1 // chunked: the limit hits while reading
 		rec := httptest.NewRecorder()
-		w.e.ServeHTTP(rec, req)
+		serve(w.e, rec, req)
 		wantProblem(t, rec, http.StatusRequestEntityTooLarge)
 	})
 	t.Run("unknown route", func(t *testing.T) {

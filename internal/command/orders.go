@@ -66,9 +66,12 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder, opts Opt
 }
 
 // CancelOrder cancels a pending or confirmed order; Reason is optional free text.
+// CustomerID, if set, is the only customer whose order may be cancelled: another
+// customer's order is not found (a customer's token acting for itself).
 type CancelOrder struct {
-	OrderID string
-	Reason  string
+	OrderID    string
+	Reason     string
+	CustomerID string
 }
 
 // CancelOrderHandler handles CancelOrder.
@@ -88,7 +91,7 @@ func NewCancelOrderHandler(store EventStore, cfg Config) (*CancelOrderHandler, e
 // Handle cancels the order, retrying on concurrent changes, and returns its version and
 // status (cancelled). Cancelling a cancelled order appends nothing and succeeds.
 // Errors: *domain.ValidationError (order_id not a UUID, reason too long),
-// *NotFoundError, order.ErrNotCancellable (rejected order),
+// *NotFoundError (also for another customer's order when cmd.CustomerID is set), order.ErrNotCancellable (rejected order),
 // eventstore.ErrVersionConflict after the last attempt, store errors.
 func (h *CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder, opts Options) (Result, error) {
 	var v domain.ValidationError
@@ -97,7 +100,12 @@ func (h *CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder, opts O
 	if err := v.Err(); err != nil {
 		return Result{}, err
 	}
-	return h.orders.Update(ctx, id, func(o *order.Order) error { return o.Cancel(cmd.Reason) }, opts)
+	return h.orders.Update(ctx, id, func(o *order.Order) error {
+		if cmd.CustomerID != "" && o.CustomerID() != cmd.CustomerID {
+			return &NotFoundError{Type: order.AggregateType, ID: id}
+		}
+		return o.Cancel(cmd.Reason)
+	}, opts)
 }
 
 // SettlementType describes how an order's settlement (order.Settlement) is stored: the
