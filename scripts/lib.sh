@@ -72,3 +72,15 @@ wait_for() {
 
 # stamp_of FILE... prints a hash of the files' contents, to detect when a build input changed.
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# local_auth BIN: unless an issuer is configured (or authentication switched off), make sure
+# the state directory holds the local development signing key and key set (BIN auth
+# init-local keeps an existing key) and export the settings that make the shopflow process
+# trust it; `shopflow token` then mints tokens with that key.
+local_auth() {
+  local bin=$1
+  if [ -n "${SHOPFLOW_AUTH_ISSUER:-}" ] || [ "${SHOPFLOW_AUTH_DISABLED:-false}" = true ]; then return 0; fi
+  "$bin" auth init-local "$SHOPFLOW_STATE_DIR/auth" >&2
+  export SHOPFLOW_AUTH_ISSUER=shopflow-local SHOPFLOW_AUTH_JWKS_FILE="$SHOPFLOW_STATE_DIR/auth/jwks.json"
+  export SHOPFLOW_AUTH_SIGNING_KEY="${SHOPFLOW_AUTH_SIGNING_KEY:-$SHOPFLOW_STATE_DIR/auth/signing-key.json}"
+}

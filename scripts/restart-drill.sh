@@ -13,8 +13,10 @@ ORDERS_DB="${SHOPFLOW_ORDERS_DATABASE_URL:-postgres://postgres@127.0.0.1:${SHOPF
 pid_alive "$PID_FILE" || die "shopflow is not running: start it with make up"
 curl -fsS "$HTTP/readyz" >/dev/null || die "shopflow is not ready"
 (cd "$REPO_ROOT" && go build -o bin/shopflow-load ./cmd/shopflow-load)
+local_auth "$REPO_ROOT/bin/shopflow" # the restarted process trusts the same local key as make up's
+token="$("$REPO_ROOT/bin/shopflow" token --role catalog,payments,orders,read --ttl "$((TOTAL + 600))s")"
 out="$(mktemp)"
-"$REPO_ROOT/bin/shopflow-load" -url "$HTTP" -rate "$RATE" -duration "${TOTAL}s" -timeline >"$out" 2>&1 &
+"$REPO_ROOT/bin/shopflow-load" -url "$HTTP" -token "$token" -rate "$RATE" -duration "${TOTAL}s" -timeline >"$out" 2>&1 &
 load=$!
 sleep "$BEFORE"
 kill -9 "$(cat "$PID_FILE")"

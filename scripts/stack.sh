@@ -50,6 +50,7 @@ app_start() {
   fi
   port_busy "$HTTP_PORT" && die "port $HTTP_PORT is taken by another process; set SHOPFLOW_HTTP_PORT"
   "$REPO_ROOT/bin/shopflow" topics >>"$APP_LOG" 2>&1 || { tail -n 20 "$APP_LOG" >&2; die "topic creation failed"; }
+  local_auth "$REPO_ROOT/bin/shopflow"
   setsid nohup "$REPO_ROOT/bin/shopflow" serve >>"$APP_LOG" 2>&1 </dev/null &
   echo $! >"$APP_PID"
   wait_for 60 "shopflow readiness" app_ready || { tail -n 30 "$APP_LOG" >&2; exit 1; }
@@ -64,6 +65,7 @@ up() {
 
 Shopflow is up in $((SECONDS - t0))s.
   API            http://$SHOPFLOW_HTTP_ADDR   (GET /healthz, /readyz, /metrics)
+  Token          bin/shopflow token --role all   (local signing key in $SHOPFLOW_STATE_DIR/auth; see README "Try it")
   PostgreSQL     $pg  (databases orders, inventory, payments)
   Kafka          $SHOPFLOW_KAFKA_BROKERS
   Elasticsearch  $SHOPFLOW_ES_URLS

@@ -422,13 +422,13 @@ func (b *projectionBench) reads(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e := api.New(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+	e := api.New(benchAPI(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()}))
 	api.RegisterReadRoutes(e, reader)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	// The server's own client keeps Go's default 2 idle connections: with more concurrent
 	// readers, most requests would open a connection (the raw client keeps enough).
-	srv.Client().Transport = elastic.Transport(1)
+	srv.Client().Transport = withToken(elastic.Transport(1))
 	if err := b.compareSearch(ctx, srv, rec); err != nil {
 		return err
 	}

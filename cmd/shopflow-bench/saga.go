@@ -396,13 +396,13 @@ type placeFunc func(*command.PlaceOrderHandler, *eventstore.Store) (call func() 
 func httpPlaceOrder(ctx context.Context, customer, product string) placeFunc {
 	body := fmt.Appendf(nil, `{"customer_id":%q,"lines":[{"product_id":%q,"quantity":2}]}`, customer, product)
 	return func(place *command.PlaceOrderHandler, store *eventstore.Store) (func() error, func(), error) {
-		e := api.New(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Health: health.NewChecker(0),
-			Registry: prometheus.NewRegistry()})
+		e := api.New(benchAPI(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Health: health.NewChecker(0),
+			Registry: prometheus.NewRegistry()}))
 		if err := api.RegisterWriteRoutes(e, api.WriteHandlers{Orders: &api.OrderCommands{Keys: command.NewIdempotencyKeys(store), PlaceOrder: place}}); err != nil {
 			return nil, nil, err
 		}
 		srv := httptest.NewServer(e)
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: writeAPIWorkers * 2}}
+		client := &http.Client{Transport: withToken(&http.Transport{MaxIdleConnsPerHost: writeAPIWorkers * 2})}
 		call := func() error { return postOrder(ctx, client, srv.URL+"/v1/orders", body) }
 		return call, srv.Close, nil
 	}

@@ -67,7 +67,7 @@ func benchVisible(ctx context.Context, o options) error {
 	if err := waitReadModels(ctx, srv.URL); err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: withToken(nil)}
 	byID := func(id string, _ time.Time) error { return getWhenVisible(ctx, client, srv.URL, id) }
 	warm := o
 	warm.duration = visibleWarmUp
@@ -126,8 +126,8 @@ func readServer(es *elasticsearch.Client, cfg projections.Config) (*httptest.Ser
 	if err != nil {
 		return nil, err
 	}
-	e := api.New(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Health: health.NewChecker(0),
-		Registry: prometheus.NewRegistry()})
+	e := api.New(benchAPI(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Health: health.NewChecker(0),
+		Registry: prometheus.NewRegistry()}))
 	api.RegisterReadRoutes(e, reader)
 	return httptest.NewServer(e), nil
 }
@@ -136,7 +136,7 @@ func readServer(es *elasticsearch.Client, cfg projections.Config) (*httptest.Ser
 func waitReadModels(ctx context.Context, url string) error {
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var page struct{}
-		if err := getJSON(ctx, http.DefaultClient, url+"/v1/orders?size=1", &page); err == nil {
+		if err := getJSON(ctx, &http.Client{Transport: withToken(nil)}, url+"/v1/orders?size=1", &page); err == nil {
 			return nil
 		}
 	}

@@ -2,18 +2,25 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
+	"time"
+
+	"github.com/shopflow/shopflow/internal/auth"
+	"github.com/shopflow/shopflow/internal/config"
 )
 
 // client is a small JSON client of the write and read APIs.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	token string // bearer token sent with every request
+	http  *http.Client
 }
 
 // post sends a command and decodes a 2xx answer into out; it returns the status (0 when
@@ -41,6 +48,7 @@ func (c *client) get(ctx context.Context, path string, out any) (int, error) {
 }
 
 func (c *client) do(req *http.Request, out any) (int, error) {
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	res, err := c.http.Do(req)
 	if err != nil {
 		return 0, err
@@ -111,4 +119,17 @@ func parallel(n int, fn func(i int) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// localToken mints a staff token (catalog, payments, orders, read) valid for ttl with the
+// local development key, for the issuer and audience of the environment's settings.
+func localToken(ttl time.Duration) (string, error) {
+	path := config.Auth{SigningKey: os.Getenv("SHOPFLOW_AUTH_SIGNING_KEY")}.SigningKeyPath()
+	signer, err := auth.LoadSigner(path)
+	if err != nil {
+		return "", err
+	}
+	return signer.Mint(auth.TokenSpec{Issuer: cmp.Or(os.Getenv("SHOPFLOW_AUTH_ISSUER"), auth.LocalIssuer),
+		Audience: cmp.Or(os.Getenv("SHOPFLOW_AUTH_AUDIENCE"), auth.DefaultAudience), Subject: "shopflow-load",
+		Scopes: []string{auth.ScopeCatalog, auth.ScopePayments, auth.ScopeOrders, auth.ScopeRead}, TTL: ttl})
 }

@@ -29,6 +29,7 @@ type options struct {
 	customers  int
 	settleWait time.Duration
 	timeline   bool
+	token      string
 }
 
 func main() {
@@ -40,6 +41,8 @@ func main() {
 	flag.IntVar(&o.customers, "customers", 500, "customers the orders spread over (1: one hot customer)")
 	flag.DurationVar(&o.settleWait, "settle-timeout", 60*time.Second, "how long an accepted order is waited for")
 	flag.BoolVar(&o.timeline, "timeline", false, "print orders placed and confirmed per second")
+	flag.StringVar(&o.token, "token", os.Getenv("SHOPFLOW_TOKEN"), "bearer token with the catalog, payments, orders and read scopes "+
+		"(default $SHOPFLOW_TOKEN, else one minted with the local key that make up created)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -50,7 +53,14 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	c := &client{base: o.url, http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}}
+	if o.token == "" {
+		tok, err := localToken(o.duration + o.settleWait + 10*time.Minute)
+		if err != nil {
+			return fmt.Errorf("no -token given: %w", err)
+		}
+		o.token = tok
+	}
+	c := &client{base: o.url, token: o.token, http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}}
 	products, customers, err := seed(ctx, c, o)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)

@@ -6,6 +6,8 @@
 //	shopflow healthcheck  exit 0 when this process's GET /readyz answers 200 (for containers)
 //	shopflow dlt list|redrive <context> …  inspect and re-drive a saga reactor's dead letters
 //	shopflow projections rebuild <name>|status  rebuild a read model with no read downtime
+//	shopflow token --role ROLES [--customer ID] [--ttl D]  mint a token with the local key
+//	shopflow auth init-local DIR  create the local signing key and key set (make up does)
 //
 // Configuration comes from the environment (see internal/config); logs are JSON on stderr.
 package main
@@ -30,6 +32,8 @@ commands:
   healthcheck  exit 0 when the server at SHOPFLOW_HTTP_ADDR is ready (container probes)
   dlt      list or re-drive the dead letters of a context (shopflow dlt for details)
   projections rebuild <orders|products|customers|all> | status
+  token    --role ROLES [--customer ID] [--ttl 1h]: print a token signed by the local key
+  auth     init-local DIR: create the local signing key and key set (make up does this)
 `
 
 func main() {
@@ -60,6 +64,10 @@ func main() {
 		err = dlt(ctx, cfg, os.Args[2:])
 	case "projections":
 		err = projectionsCmd(ctx, cfg, log, os.Args[2:])
+	case "token":
+		err = token(cfg, os.Args[2:], os.Stdout)
+	case "auth":
+		err = authInit(os.Args[2:], os.Stdout)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

@@ -20,6 +20,7 @@ import (
 	"github.com/shopflow/shopflow/api"
 	"github.com/shopflow/shopflow/console"
 	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/auth"
 	"github.com/shopflow/shopflow/internal/config"
 	"github.com/shopflow/shopflow/internal/elastic"
 	"github.com/shopflow/shopflow/internal/health"
@@ -108,6 +109,10 @@ func (d *deps) checker(readModels bool) *health.Checker {
 // stop HTTP intake and drain requests, then stop the workers, then flush the producer, then
 // close connections (deferred).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	verifier, err := authenticator(ctx, cfg.Auth, log)
+	if err != nil {
+		return err
+	}
 	if err := migrateAll(cfg, log); err != nil {
 		return err
 	}
@@ -133,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := newServer(cfg, d, sup, reg, pcfg, log)
+	e, err := newServer(cfg, d, sup, reg, pcfg, verifier, log)
 	if err != nil {
 		return err
 	}
@@ -161,12 +166,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // newServer builds the HTTP API: operational routes, the write routes of the hosted
 // contexts and, with read models on, the read routes.
-func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) (*echo.Echo, error) {
+func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prometheus.Registry, pcfg projections.Config,
+	verifier api.Authenticator, log *slog.Logger) (*echo.Echo, error) {
 	h := d.checker(cfg.ReadModels)
 	for name, check := range sup.Checks() {
 		h.Add(name, check)
 	}
-	e := api.New(api.Options{Log: log, Health: h, Registry: reg})
+	e := api.New(api.Options{Log: log, Health: h, Registry: reg, Auth: verifier, AuthDisabled: cfg.Auth.Disabled,
+		RateLimits: api.RateLimits{PerSecond: cfg.Auth.RatePerSecond, Burst: cfg.Auth.RateBurst,
+			CustomerPerSecond: cfg.Auth.CustomerRatePerSecond, CustomerBurst: cfg.Auth.CustomerRateBurst},
+		Timeouts: api.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout, Write: cfg.HTTP.WriteTimeout,
+			Idle: cfg.HTTP.IdleTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes}})
 	handlers, err := writeHandlers(d.stores)
 	if err == nil {
 		handlers.Options = api.WriteOptions{MaxInFlight: cfg.MaxCommandsInFlight, Timeout: cfg.CommandTimeout, Registry: reg}
@@ -206,6 +216,25 @@ func registerConsole(e *echo.Echo, cfg config.Config, d *deps, sup *supervisor.S
 	sup.Add("console", svc.Run, nil)
 	log.Info("operator console at http://"+cfg.HTTPAddr+"/console", "access", api.AdminAccessNote)
 	return nil
+}
+
+// authenticator returns the verifier of the configured issuer, nil when authentication is
+// switched off (which it warns about at every start); it refuses to serve with neither.
+func authenticator(ctx context.Context, cfg config.Auth, log *slog.Logger) (api.Authenticator, error) {
+	if err := cfg.ValidateServing(); err != nil {
+		return nil, err
+	}
+	if cfg.Disabled {
+		log.Warn("authentication is OFF (SHOPFLOW_AUTH_DISABLED=true): every caller may call every route, as principal " +
+			api.AnonymousSubject + "; only run this way behind something that authenticates")
+		return nil, nil
+	}
+	v, err := auth.NewVerifier(ctx, cfg.Verifier())
+	if err != nil {
+		return nil, fmt.Errorf("authentication: %w", err)
+	}
+	log.Info("authenticating bearer tokens", "issuer", cfg.Issuer, "audience", cfg.Audience, "jwks_file", cfg.JWKSFile, "jwks_url", cfg.JWKSURL)
+	return v, nil
 }
 
 // listen serves HTTP until ctx ends (nil) or the server fails.

@@ -76,6 +76,37 @@ type Config struct {
 	// http://127.0.0.1:16686): the console's order journey links to <url>/trace/<trace id>
 	// of the order's events. Off by default.
 	TraceUIURL string `env:"SHOPFLOW_TRACE_UI_URL"`
+	// HTTP bounds each connection of the HTTP server.
+	HTTP HTTP
+	// Auth configures authentication and per-principal rate limits.
+	Auth Auth
+}
+
+// HTTP bounds each connection of the HTTP server (see api.Timeouts for the defaults' reasons).
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `env:"SHOPFLOW_HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	ReadTimeout       time.Duration `env:"SHOPFLOW_HTTP_READ_TIMEOUT" envDefault:"10s"`
+	WriteTimeout      time.Duration `env:"SHOPFLOW_HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	IdleTimeout       time.Duration `env:"SHOPFLOW_HTTP_IDLE_TIMEOUT" envDefault:"2m"`
+	MaxHeaderBytes    int           `env:"SHOPFLOW_HTTP_MAX_HEADER_BYTES" envDefault:"32768"`
+}
+
+// validate checks the bounds; the write timeout must outlast a command's deadline.
+func (h HTTP) validate(commandTimeout time.Duration) []error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"SHOPFLOW_HTTP_READ_HEADER_TIMEOUT": h.ReadHeaderTimeout,
+		"SHOPFLOW_HTTP_READ_TIMEOUT": h.ReadTimeout, "SHOPFLOW_HTTP_IDLE_TIMEOUT": h.IdleTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))
+		}
+	}
+	if h.WriteTimeout <= commandTimeout {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_HTTP_WRITE_TIMEOUT: must be longer than SHOPFLOW_COMMAND_TIMEOUT (%s), got %s", commandTimeout, h.WriteTimeout))
+	}
+	if h.MaxHeaderBytes < 4096 {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_HTTP_MAX_HEADER_BYTES: want at least 4096, got %d", h.MaxHeaderBytes))
+	}
+	return errs
 }
 
 // DynamicMembership is the InstanceID that turns static group membership off.
@@ -198,6 +229,8 @@ func (c Config) Validate() error {
 		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
 	errs = append(errs, c.validateCommands()...)
+	errs = append(errs, c.HTTP.validate(c.CommandTimeout)...)
+	errs = append(errs, c.Auth.validate()...)
 	if c.PprofAddr != "" && !strings.Contains(c.PprofAddr, ":") {
 		bad("SHOPFLOW_PPROF_ADDR", "want host:port, got %q", c.PprofAddr)
 	}
