@@ -78,10 +78,10 @@ func enforcedScopes(key string) []string {
 	return scopes
 }
 
-// allServed returns a server with every route: the write API on real databases, the read
-// API over fakes (a refused request never reaches them).
+// allServed returns a server with every route: the write and admin APIs on real databases,
+// the read API over fakes (a refused request never reaches them).
 func allServed(t testing.TB) *echo.Echo {
-	e := newWriteAPI(t).e
+	e := newAdminAPI(t).e
 	api.RegisterReadRoutes(e, &fakeReads{})
 	return e
 }

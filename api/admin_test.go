@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopflow/shopflow/api"
 	"github.com/shopflow/shopflow/console"
+	"github.com/shopflow/shopflow/internal/auth"
 	"github.com/shopflow/shopflow/internal/testenv"
 	"github.com/shopflow/shopflow/projections"
 )
@@ -50,10 +52,13 @@ func newAdminAPI(t testing.TB) *writeAPI {
 	return w
 }
 
-// admin sends a request from a loopback client.
+// adminToken holds the admin scope the admin routes need.
+var adminToken = tokenFor(auth.TokenSpec{Subject: "operator-test", Scopes: []string{auth.ScopeAdmin}})
+
+// admin sends a request with an operator's token.
 func (w *writeAPI) admin(method, path, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set(echo.HeaderAuthorization, "Bearer "+adminToken)
 	if body != "" {
 		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	}
@@ -178,24 +183,32 @@ func TestAdminJourneyAndFind(t *testing.T) {
 	}
 }
 
-// Until authentication lands, a client that is not on the loopback interface gets 403
-// from every admin route, whatever it claims in forwarding headers.
-func TestAdminRoutesAnswerLoopbackOnly(t *testing.T) {
+// The admin routes need the admin scope, from any address: a staff or a customer token
+// gets 403 (even for the customer's own order's journey), none 401.
+func TestAdminRoutesNeedTheAdminScope(t *testing.T) {
 	w := newAdminAPI(t)
-	for _, path := range []string{"/v1/overview", "/v1/streams?q=x", "/v1/read-models"} {
+	customer := uuid.NewString()
+	own := wantResult(t, w.post("/v1/orders", `{"customer_id":"`+customer+`","lines":[{"product_id":"`+uuid.NewString()+`","quantity":1}]}`), http.StatusAccepted).ID
+	for _, path := range []string{"/v1/overview", "/v1/streams?q=x", "/v1/read-models", "/v1/orders/" + own + "/journey"} {
+		for _, tok := range []string{staffToken, customerToken(customer)} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.RemoteAddr = "127.0.0.1:5555"
+			req.Header.Set(echo.HeaderAuthorization, "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			w.e.ServeHTTP(rec, req)
+			if p := wantProblem(t, rec, http.StatusForbidden); p.Code != "insufficient_scope" {
+				t.Errorf("%s: %+v", path, p)
+			}
+		}
 		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.RemoteAddr = "10.1.2.3:5555"
-		req.Header.Set("X-Forwarded-For", "127.0.0.1")
+		req.RemoteAddr = "127.0.0.1:5555"
 		rec := httptest.NewRecorder()
 		w.e.ServeHTTP(rec, req)
-		p := wantProblem(t, rec, http.StatusForbidden)
-		if !strings.Contains(p.Detail, "loopback") {
-			t.Errorf("%s: %s", path, p.Detail)
-		}
+		wantProblem(t, rec, http.StatusUnauthorized)
 	}
 	rec := w.admin(http.MethodGet, "/v1/overview", "")
 	if rec.Code != http.StatusServiceUnavailable { // nothing sampled: the service's Run is not running
 		body, _ := io.ReadAll(rec.Body)
-		t.Fatalf("loopback overview before a sample: %d %s", rec.Code, body)
+		t.Fatalf("admin overview before a sample: %d %s", rec.Code, body)
 	}
 }

@@ -22,6 +22,6 @@
 // [Pages] renders the console's HTML from templates embedded in the binary; the overview
 // refreshes itself with server-sent events, and nothing is fetched from the internet.
 //
-// The console has no authentication of its own yet: until the security work lands, every
-// console page and admin API route answers only clients on the loopback interface.
+// Every console page and admin API route needs a bearer token with the admin scope: the
+// API's one guard (api.Routes) gives every route not listed there api.AdminAccess.
 package console
