@@ -15,10 +15,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/shopflow/shopflow/internal/apiclient"
 )
 
 type options struct {
@@ -60,7 +61,8 @@ func run(ctx context.Context, o options) error {
 		}
 		o.token = tok
 	}
-	c := &client{base: o.url, token: o.token, http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}}
+	c := apiclient.New(o.url, 15*time.Second)
+	c.Token = o.token
 	products, customers, err := seed(ctx, c, o)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/shopflow/shopflow/internal/apiclient"
 )
 
 // stamp is a run id that keeps SKUs and emails unique across runs.
@@ -28,7 +30,7 @@ type results struct {
 
 // place sends orders at o.rate for o.duration, each from its own goroutine (a slow answer
 // never delays the next order), and waits until every accepted one settled or timed out.
-func place(ctx context.Context, c *client, o options, products, customers []string) *results {
+func place(ctx context.Context, c *apiclient.Client, o options, products, customers []string) *results {
 	r := &results{start: time.Now(), byStatus: map[int]int{}, settled: map[string]int{}, placedAt: map[int]int{}, confirmed: map[int]int{}}
 	tick := time.NewTicker(time.Second / time.Duration(o.rate))
 	defer tick.Stop()
@@ -45,10 +47,10 @@ func place(ctx context.Context, c *client, o options, products, customers []stri
 }
 
 // order places one order and, once accepted, waits for it to settle.
-func (r *results) order(ctx context.Context, c *client, o options, body map[string]any) {
+func (r *results) order(ctx context.Context, c *apiclient.Client, o options, body map[string]any) {
 	t0 := time.Now()
-	var res created
-	status, err := c.post(ctx, "/v1/orders", body, &res)
+	var res apiclient.Created
+	status, err := c.Post(ctx, "/v1/orders", "", body, &res)
 	took := time.Since(t0)
 	r.mu.Lock()
 	r.sent++
@@ -78,14 +80,14 @@ func (r *results) order(ctx context.Context, c *client, o options, body map[stri
 // await reads the order with min_version=2 (its first change after placing settles it) and
 // wait=10s until it is settled or o.settleWait passed; it returns the final status (the
 // reason for a rejection) and when it was seen, or "" if it never settled.
-func (r *results) await(ctx context.Context, c *client, o options, id string, t0 time.Time) (string, time.Time) {
+func (r *results) await(ctx context.Context, c *apiclient.Client, o options, id string, t0 time.Time) (string, time.Time) {
 	deadline := t0.Add(o.settleWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		var doc struct {
 			Status string `json:"status"`
 			Reason string `json:"reject_reason"`
 		}
-		status, err := c.get(ctx, "/v1/orders/"+id+"?min_version=2&wait=10s", &doc)
+		status, err := c.Get(ctx, "/v1/orders/"+id+"?min_version=2&wait=10s", &doc)
 		switch {
 		case err == nil && doc.Status == "rejected" && doc.Reason != "":
 			return "rejected:" + doc.Reason, time.Now()
