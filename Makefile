@@ -4,7 +4,7 @@ GO    ?= go
 # -race: this is concurrent code first of all; the detector costs about a minute here.
 GOTEST_FLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: up down status logs clean test unit bench build vet fmt infra
+.PHONY: up down status logs clean test unit bench chaos build vet fmt infra
 
 up: ## install and start Postgres, Kafka, Elasticsearch and shopflow; wait until healthy
 	@scripts/stack.sh up
@@ -20,7 +20,7 @@ logs: ## where the logs are, and their last lines
 
 clean: down ## stop everything and wipe all local state (data, logs, built jars)
 	@scripts/postgres.sh destroy >/dev/null
-	rm -rf .shopflow bin dev-tools/*/target
+	rm -rf .shopflow .shopflow-chaos bin dev-tools/*/target
 
 infra: ## start only the servers the tests need
 	@scripts/stack.sh infra
@@ -33,6 +33,9 @@ unit: ## tests that need no server (integration tests skip when servers are down
 
 bench: ## benchmarks with a raw baseline measured in the same run
 	@scripts/stack.sh run $(GO) run ./cmd/shopflow-bench $(BENCH_FLAGS)
+
+chaos: ## fault suite on a scratch stack of its own: load, faults, then invariants checked from the stores
+	@$(GO) run ./cmd/shopflow-chaos $(CHAOS_FLAGS)
 
 build:
 	$(GO) build -o bin/shopflow ./cmd/shopflow

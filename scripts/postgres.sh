@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # PostgreSQL 15 from Debian packages, in a project-local data directory, on loopback.
-# Usage: postgres.sh install|start|stop|status|destroy
+# Usage: postgres.sh install|start|stop|crash|status|destroy
+#   crash: an immediate stop (pg_ctl -m immediate: no checkpoint, recovery on the next start),
+#   what the fault suite (make chaos) does to its own scratch server
 #   SHOPFLOW_PG_PORT (default 5432)  SHOPFLOW_PG_DATABASES (default "orders inventory payments")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -102,6 +104,12 @@ stop() {
   rm -f "$RUN_DIR/postgres.pid"
 }
 
+crash() {
+  running || die "postgres is not running"
+  as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null && say "postgres stopped (immediate)"
+  rm -f "$RUN_DIR/postgres.pid"
+}
+
 status() {
   if [ -n "$(pg_bin)" ] && [ -s "$PG_DATA/PG_VERSION" ] && running && ready; then
     printf '%-14s running  pid=%s  postgres://postgres@127.0.0.1:%s  databases: %s\n' \
@@ -112,6 +120,6 @@ status() {
 }
 
 case "${1:-}" in
-  install|start|stop|status|destroy) "$1" ;;
-  *) echo "usage: $0 install|start|stop|status|destroy" >&2; exit 2 ;;
+  install|start|stop|crash|status|destroy) "$1" ;;
+  *) echo "usage: $0 install|start|stop|crash|status|destroy" >&2; exit 2 ;;
 esac
