@@ -32,12 +32,15 @@ func main() {
 		gap      = flag.Duration("gap", 15*time.Second, "steady load before the first fault, between faults and after the last")
 		stateDir = flag.String("state-dir", envOr("SHOPFLOW_CHAOS_STATE_DIR", chaos.DefaultStateDir(root, "make")), "the scratch stack's state directory (wiped at the start)")
 		report   = flag.String("report", "", "also write the report to this file (default: <state-dir>/report.txt)")
+		png      = flag.String("png", "", "draw the timeline to this PNG file (default: <state-dir>/timeline.png)")
 		keep     = flag.Bool("keep", false, "leave the scratch stack running after the run, to look at it")
 		hold     = flag.Duration("failover-hold", 20*time.Second, "how long the failover fault leaves the killed instance down")
 	)
 	flag.Parse()
 	o := chaos.Options{Root: root, StateDir: *stateDir, SeedStateDir: chaos.SeedDir(root), Rate: *rate, Gap: *gap, FailoverHold: *hold,
-		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "[chaos %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...)) }}
+		Logf: func(f string, a ...any) {
+			fmt.Fprintf(os.Stderr, "[chaos %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
+		}}
 	names := strings.Split(*faults, ",")
 	switch {
 	case *short && *faults == "":
@@ -56,10 +59,10 @@ func main() {
 		}
 		o.Faults = append(o.Faults, f)
 	}
-	os.Exit(run(o, *report, *keep))
+	os.Exit(run(o, *report, *png, *keep))
 }
 
-func run(o chaos.Options, reportPath string, keep bool) int {
+func run(o chaos.Options, reportPath, pngPath string, keep bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, stack, err := chaos.Run(ctx, o)
@@ -82,6 +85,14 @@ func run(o chaos.Options, reportPath string, keep bool) int {
 		rep.Write(f)
 		f.Close()
 		fmt.Fprintln(os.Stderr, "report written to", reportPath)
+	}
+	if pngPath == "" {
+		pngPath = filepath.Join(o.StateDir, "timeline.png")
+	}
+	if err := rep.WritePNG(pngPath); err != nil {
+		fmt.Fprintln(os.Stderr, "shopflow-chaos: timeline plot:", err)
+	} else {
+		fmt.Fprintln(os.Stderr, "timeline plot written to", pngPath)
 	}
 	if !rep.OK() {
 		return 1
