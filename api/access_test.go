@@ -275,6 +275,9 @@ func TestCustomerTokenTouchesOnlyItsOwnOrders(t *testing.T) {
 	if len(events) != 1 || events[0].Type != order.TypeOrderPlaced {
 		t.Fatalf("Ada's order after Eve's cancel: %+v", events)
 	}
+	if p := events[0].Metadata.Principal; p == nil || p.Subject != ada || p.ClientID != auth.LocalClientID {
+		t.Errorf("Ada's order records principal %+v, want her token's subject and client", p)
+	}
 	wantResult(t, w.post("/v1/orders/"+adas+"/cancel", "", echo.HeaderAuthorization, "Bearer "+asAda), http.StatusAccepted)
 	if events = w.ordersDB.events(t, "order-"+adas); len(events) != 2 || events[1].Type != order.TypeOrderCancelled {
 		t.Fatalf("Ada's order after her cancel: %+v", events)

@@ -206,6 +206,14 @@ func TestAdminRoutesNeedTheAdminScope(t *testing.T) {
 		w.e.ServeHTTP(rec, req)
 		wantProblem(t, rec, http.StatusUnauthorized)
 	}
+	// The stream browser shows who caused each event.
+	var page struct {
+		Events []console.Event `json:"events"`
+	}
+	decodeOK(t, w.admin(http.MethodGet, "/v1/streams/order-"+own+"/events", ""), &page)
+	if len(page.Events) != 1 || page.Events[0].Principal == nil || page.Events[0].Principal.Subject != "staff-test" {
+		t.Errorf("stream browser: %+v", page.Events)
+	}
 	rec := w.admin(http.MethodGet, "/v1/overview", "")
 	if rec.Code != http.StatusServiceUnavailable { // nothing sampled: the service's Run is not running
 		body, _ := io.ReadAll(rec.Body)

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopflow/shopflow/domain/order"
+	"github.com/shopflow/shopflow/internal/auth"
 	"github.com/shopflow/shopflow/internal/command"
 )
 
@@ -420,7 +421,7 @@ const maxRequestIDLength = 200
 
 // metadata returns the metadata of the request's events: correlation and causation id
 // the request id (a new UUID if it has none or an overlong one), the W3C trace context,
-// and the Idempotency-Key.
+// the Idempotency-Key and the principal the request's token names.
 func metadata(c echo.Context, key string) command.Metadata {
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
 	if len(rid) > maxRequestIDLength {
@@ -435,6 +436,9 @@ func metadata(c echo.Context, key string) command.Metadata {
 	}
 	if key != "" {
 		m.Extra = map[string]string{"idempotency_key": key}
+	}
+	if p, ok := auth.FromContext(c.Request().Context()); ok { // who did it, for the audit trail
+		m.Principal = command.Principal{Subject: p.Subject, ClientID: p.ClientID}
 	}
 	return m
 }

@@ -73,26 +73,28 @@ func (s *Service) stream(streamID string) (StreamType, string, *Context, error) 
 
 // Event is a stored event as the console shows it.
 type Event struct {
-	Context       string          `json:"context"`
-	StreamID      string          `json:"stream_id"`
-	StreamType    string          `json:"stream_type"`
-	Version       int64           `json:"version"`
-	Position      int64           `json:"position"`
-	EventID       string          `json:"event_id"`
-	EventType     string          `json:"event_type"`
-	SchemaVersion int             `json:"schema_version"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-	CorrelationID string          `json:"correlation_id,omitempty"`
-	CausationID   string          `json:"causation_id,omitempty"`
-	TraceParent   string          `json:"traceparent,omitempty"`
-	Payload       json.RawMessage `json:"payload"`
+	Context       string    `json:"context"`
+	StreamID      string    `json:"stream_id"`
+	StreamType    string    `json:"stream_type"`
+	Version       int64     `json:"version"`
+	Position      int64     `json:"position"`
+	EventID       string    `json:"event_id"`
+	EventType     string    `json:"event_type"`
+	SchemaVersion int       `json:"schema_version"`
+	RecordedAt    time.Time `json:"recorded_at"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	CausationID   string    `json:"causation_id,omitempty"`
+	TraceParent   string    `json:"traceparent,omitempty"`
+	// Principal is who caused the event (the API's caller, through the saga chain).
+	Principal *eventstore.Principal `json:"principal,omitempty"`
+	Payload   json.RawMessage       `json:"payload"`
 }
 
 func eventOf(contextName string, e eventstore.RecordedEvent) Event {
 	return Event{Context: contextName, StreamID: e.StreamID, StreamType: e.StreamType, Version: e.Version,
 		Position: e.Position, EventID: e.ID.String(), EventType: e.Type, SchemaVersion: e.SchemaVersion,
 		RecordedAt: e.RecordedAt, CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID,
-		TraceParent: e.Metadata.TraceParent, Payload: e.Payload}
+		TraceParent: e.Metadata.TraceParent, Principal: e.Metadata.Principal, Payload: e.Payload}
 }
 
 // Stream is a stream's head: its type, context, version and the times of its first and

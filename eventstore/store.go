@@ -97,6 +97,16 @@ type Metadata struct {
 	TraceParent   string            `json:"traceparent,omitempty"`
 	TraceState    string            `json:"tracestate,omitempty"`
 	Extra         map[string]string `json:"extra,omitempty"`
+	// Principal is who caused the event: the caller of the API request, copied along the
+	// saga chain to the events the reactions append.
+	Principal *Principal `json:"principal,omitempty"`
+}
+
+// Principal identifies who caused an event: a token's subject and, when it names one, the
+// OAuth client it was issued to.
+type Principal struct {
+	Subject  string `json:"subject"`
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // EventData is an event to append. ID defaults to a new UUIDv7 and SchemaVersion to 1.

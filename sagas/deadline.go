@@ -126,13 +126,17 @@ func (d *deadlineScanner) rejectAll(ctx context.Context, ids []string) (failed b
 	return failed
 }
 
+// DeadlinePrincipal is the principal recorded with a timeout rejection (and, through the
+// saga chain, with its compensations): no caller asked for it, the deadline did.
+var DeadlinePrincipal = command.Principal{Subject: "shopflow:settlement-deadline"}
+
 // reject rejects one order with reason timeout if it is still pending.
 func (d *deadlineScanner) reject(ctx context.Context, orderID string) error {
 	var rejected bool
 	_, err := d.orders.Update(ctx, orderID, func(o *order.Order) error {
 		rejected = o.Status() == order.StatusPending
 		return o.Reject(order.ReasonTimeout)
-	}, command.Options{})
+	}, command.Options{Metadata: command.Metadata{Principal: DeadlinePrincipal}})
 	switch {
 	case err != nil:
 		return err

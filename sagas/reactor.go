@@ -219,6 +219,7 @@ func (r *Reactor) message(env eventstore.Envelope, event domain.Event) message {
 	meta := command.Metadata{
 		CorrelationID: env.Metadata.CorrelationID, CausationID: env.EventID.String(),
 		TraceParent: env.Metadata.TraceParent, TraceState: env.Metadata.TraceState,
+		Principal: command.PrincipalOf(env.Metadata), // the audit trail follows the saga chain
 	}
 	if meta.CorrelationID == "" {
 		meta.CorrelationID = env.EventID.String()

@@ -23,13 +23,35 @@ type Metadata struct {
 	TraceParent, TraceState string
 	// Extra holds free-form keys.
 	Extra map[string]string
+	// Principal is who caused the command: the API's caller, or for a saga reaction the
+	// principal of the event it reacts to (zero: none known).
+	Principal Principal
+}
+
+// Principal is who caused a command: a token's subject and the OAuth client it was issued
+// to ("" when it names none).
+type Principal struct {
+	Subject, ClientID string
 }
 
 // ForStore returns m as the event store records it. Only adapters that write the store
 // themselves need it (the saga reactions' group commit).
 func (m Metadata) ForStore() eventstore.Metadata {
-	return eventstore.Metadata{CorrelationID: m.CorrelationID, CausationID: m.CausationID,
+	em := eventstore.Metadata{CorrelationID: m.CorrelationID, CausationID: m.CausationID,
 		TraceParent: m.TraceParent, TraceState: m.TraceState, Extra: m.Extra}
+	if m.Principal != (Principal{}) {
+		em.Principal = &eventstore.Principal{Subject: m.Principal.Subject, ClientID: m.Principal.ClientID}
+	}
+	return em
+}
+
+// PrincipalOf returns the principal an event's metadata records (zero if none), for the
+// commands it causes.
+func PrincipalOf(m eventstore.Metadata) Principal {
+	if m.Principal == nil {
+		return Principal{}
+	}
+	return Principal{Subject: m.Principal.Subject, ClientID: m.Principal.ClientID}
 }
 
 // InboxEntry marks the message a saga reaction handles as processed, in the reaction's
