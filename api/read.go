@@ -137,10 +137,14 @@ func (e errBehind) Error() string { return fmt.Sprintf("the read model holds ver
 // passes. It returns the document, or the last error (errBehind if the document exists at a
 // lower version). Between reads it waits for watch's channel (a worker of this process
 // stored the document) or a backoff from 1 ms doubling to pollCap, whichever comes first.
-func awaitVersion[T any](ctx context.Context, timeout time.Duration, minVersion int64, watch func() (<-chan struct{}, func()), get func(context.Context) (T, int64, error)) (T, error) {
+func awaitVersion[T any](ctx context.Context, timeout time.Duration, minVersion int64, watch func() (<-chan struct{}, func()), get func(context.Context) (T, int64, error)) (doc T, err error) {
+	ctx, end := startWait(ctx, minVersion, timeout)
+	reads := 0
+	defer func() { end(reads, err == nil) }()
 	deadline := time.Now().Add(timeout)
 	pause := time.Millisecond
 	for {
+		reads++
 		var changed <-chan struct{}
 		stop := func() {}
 		if timeout > 0 {

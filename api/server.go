@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shopflow/shopflow/internal/health"
+	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
 // MaxBodyBytes bounds request bodies; larger ones get 413.
@@ -85,6 +86,7 @@ func New(opts Options) *echo.Echo {
 	opts.Timeouts.apply(e.Server)
 	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = ErrorHandler(opts.Log)
+	e.Use(traced()...)
 	e.Use(middleware.RequestID(), observe(opts.Log, opts.Registry))
 	e.Use(recoverPanics(opts.Log), middleware.BodyLimit(MaxBodyBytes))
 	g := &guard{verifier: opts.Auth, disabled: opts.AuthDisabled, limits: newRateLimiter(opts.RateLimits, opts.Registry)}
@@ -93,7 +95,7 @@ func New(opts Options) *echo.Echo {
 		return c.JSON(http.StatusOK, map[string]string{"status": "alive"})
 	})
 	e.GET("/readyz", readyz(opts.Health))
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry, EnableOpenMetrics: true})))
 	e.GET("/openapi.yaml", serveOpenAPI)
 	return e
 }
@@ -177,6 +179,6 @@ func requestMetrics(reg prometheus.Registerer) func(echo.Context, time.Duration)
 	reg.MustRegister(hist)
 	return func(c echo.Context, elapsed time.Duration) {
 		status := strconv.Itoa(c.Response().Status)
-		hist.WithLabelValues(c.Request().Method, c.Path(), status).Observe(elapsed.Seconds())
+		telemetry.Observe(c.Request().Context(), hist.WithLabelValues(c.Request().Method, c.Path(), status), elapsed.Seconds())
 	}
 }

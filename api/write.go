@@ -420,20 +420,15 @@ func requestHash(r *http.Request, body []byte) []byte {
 const maxRequestIDLength = 200
 
 // metadata returns the metadata of the request's events: correlation and causation id
-// the request id (a new UUID if it has none or an overlong one), the W3C trace context,
-// the Idempotency-Key and the principal the request's token names.
+// the request id (a new UUID if it has none or an overlong one), the Idempotency-Key and
+// the principal the request's token names. The W3C trace context is the append's span's,
+// which continues the request's (see traced), and the event store records it.
 func metadata(c echo.Context, key string) command.Metadata {
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
 	if len(rid) > maxRequestIDLength {
 		rid = ""
 	}
 	m := command.Metadata{CorrelationID: rid, CausationID: rid}
-	if tp := c.Request().Header.Get("traceparent"); len(tp) <= 55 {
-		m.TraceParent = tp
-	}
-	if ts := c.Request().Header.Get("tracestate"); len(ts) <= 512 {
-		m.TraceState = ts
-	}
 	if key != "" {
 		m.Extra = map[string]string{"idempotency_key": key}
 	}

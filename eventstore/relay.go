@@ -406,7 +406,7 @@ func (r *Relay) readAhead(ctx context.Context, cur Cursor, out chan<- fetched) {
 			return
 		}
 		for i := range batch {
-			batch[i].rec = batch[i].record(r.cfg.Topic)
+			batch[i].rec = batch[i].record(ctx, r.cfg.Topic)
 		}
 		if !send(fetched{batch: batch}) {
 			return

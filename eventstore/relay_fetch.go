@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
 // Published describes an event the relay has published and Kafka acknowledged.
@@ -110,8 +112,10 @@ func traceContext(meta []byte) (parent, state string) {
 
 var envelopeVersion = []byte(strconv.Itoa(EnvelopeVersion))
 
-// record builds the Kafka record of o, with the same headers as Envelope.Record.
-func (o *outgoing) record(topic string) *kgo.Record {
+// record builds the Kafka record of o, with the same headers as Envelope.Record. Its
+// Context carries the trace context stored with the event, so that a tracing producer
+// publishes it as a child of the span that appended it (see kafka.Tracing).
+func (o *outgoing) record(ctx context.Context, topic string) *kgo.Record {
 	h := make([]kgo.RecordHeader, 6, 8)
 	h[0] = kgo.RecordHeader{Key: HeaderEnvelopeVersion, Value: envelopeVersion}
 	h[1] = kgo.RecordHeader{Key: HeaderContentType, Value: []byte("application/json")}
@@ -125,5 +129,6 @@ func (o *outgoing) record(topic string) *kgo.Record {
 	if o.traceState != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderTraceState, Value: []byte(o.traceState)})
 	}
-	return &kgo.Record{Topic: topic, Key: []byte(o.StreamID), Value: o.envelope, Headers: h}
+	return &kgo.Record{Topic: topic, Key: []byte(o.StreamID), Value: o.envelope, Headers: h,
+		Context: telemetry.Extract(ctx, o.traceParent, o.traceState)}
 }

@@ -66,16 +66,17 @@ const NotifyChannel = "shopflow_events"
 
 // Store appends and reads the events of one service database. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	notify chan struct{}
-	done   chan struct{}
-	closed chan struct{}
+	pool     *pgxpool.Pool
+	database string // its name, for spans
+	notify   chan struct{}
+	done     chan struct{}
+	closed   chan struct{}
 }
 
 // New returns a store on pool (whose schema Migrate created). Close stops its notifier; the
 // pool stays the caller's.
 func New(pool *pgxpool.Pool) *Store {
-	s := &Store{pool: pool, notify: make(chan struct{}, 1), done: make(chan struct{}), closed: make(chan struct{})}
+	s := &Store{pool: pool, database: pool.Config().ConnConfig.Database, notify: make(chan struct{}, 1), done: make(chan struct{}), closed: make(chan struct{})}
 	go s.notifier()
 	return s
 }
@@ -201,10 +202,17 @@ func (s *Store) Append(ctx context.Context, streamID, streamType string, expecte
 // check aborts everything after it. When the connection drops mid-write the outcome is
 // unknown, as with any commit; retrying is safe because the retry meets a version conflict,
 // the inbox entry or the idempotency key if the first attempt committed.
-func (s *Store) Write(ctx context.Context, w Write) (map[string]int64, error) {
+func (s *Store) Write(ctx context.Context, w Write) (versions map[string]int64, err error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
+	ctx, span, w := s.startWrite(ctx, w)
+	defer func() { endSpan(span, err) }()
+	return s.write(ctx, w)
+}
+
+// write is Write after validation, inside its span.
+func (s *Store) write(ctx context.Context, w Write) (map[string]int64, error) {
 	b, versions, err := w.batch()
 	if err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ type processor struct {
 	deadLetter func(context.Context, []deadLetter) error
 	log        *slog.Logger
 	metrics    *Metrics
+	started    time.Time // when the batch being processed began, for its spans
 }
 
 // change is one event for a document.
@@ -110,6 +111,7 @@ func (b *batch) eachApplied(fn func(change)) {
 // same records later (Elasticsearch or Kafka unavailable, or a version gap); records that
 // can never apply are dead-lettered and do not fail the batch.
 func (p *processor) process(ctx context.Context, recs []*kgo.Record) (*batch, error) {
+	p.started = time.Now()
 	b := p.route(recs)
 	if err := p.load(ctx, b); err != nil {
 		return nil, err
@@ -237,7 +239,9 @@ func (p *processor) forgetAll() {
 // the index refused as not newer (it holds a newer or more completely joined version,
 // written by someone else) or refused for good is forgotten, to be read back next time.
 func (p *processor) bulk(ctx context.Context, ws []write) ([]rejection, error) {
+	ctx, span := p.startBulk(ctx, ws)
 	out, err := bulk(ctx, p.es, p.target, p.live, ws)
+	p.endBulk(span, p.started, ws, err)
 	if err != nil {
 		for _, w := range ws {
 			p.forget(w.id) // the index may hold it or not

@@ -2,9 +2,11 @@ package sagas
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopflow/shopflow/internal/command"
 )
@@ -178,9 +180,21 @@ func distinctRuns(items []*item) [][]*item {
 // reports whether that committed; if not, nothing was stored, and the aggregates its
 // decisions loaded (taken from their repositories, changed only in the batch) are
 // dropped: the next load reads them from the store.
-func (s *session) groupCommit(ctx context.Context, items []*item) bool {
+//
+// Each decision has a span of its own in its message's trace, ended when the batch is
+// stored (or not): the batch's write links them all (see trace.go).
+func (s *session) groupCommit(ctx context.Context, items []*item) (ok bool) {
 	b := &batch{}
 	outcomes := make([]string, len(items))
+	spans := make([]trace.Span, len(items))
+	var failure error
+	defer func() {
+		for i, span := range spans {
+			if span != nil {
+				endReaction(span, outcomes[i], failure)
+			}
+		}
+	}()
 	for i, it := range items {
 		if it.err != nil {
 			return false
@@ -189,15 +203,20 @@ func (s *session) groupCommit(ctx context.Context, items []*item) bool {
 			outcomes[i] = OutcomeIgnored
 			continue
 		}
+		mctx, span := s.r.startReaction(ctx, it.rec)
+		spans[i] = span
 		m := it.m
 		m.batch = b
-		outcome, err := it.fn(ctx, m)
+		traceMessage(mctx, &m)
+		outcome, err := it.fn(mctx, m)
 		if err != nil {
+			failure = fmt.Errorf("group commit: decision failed, the lane is processed one by one: %w", err)
 			return false
 		}
 		outcomes[i] = outcome
 	}
 	if _, err := b.unit.Write(ctx, s.r.store); err != nil {
+		failure = fmt.Errorf("group commit: write failed, the lane is processed one by one: %w", err)
 		s.r.log.Debug("group commit failed; processing the lane's records one by one", "records", len(items), "err", err)
 		return false
 	}

@@ -185,6 +185,8 @@ func (r *Reactor) Run(ctx context.Context) error {
 
 // react decodes a record and runs the reaction of its event type. Records of event types
 // the reactor does not react to are ignored after their envelope was checked.
+//
+// ctx must be the span of the attempt (startReaction): the events carry its context on.
 func (r *Reactor) react(ctx context.Context, rec *kgo.Record) (string, error) {
 	m, fn, err := r.prepare(rec)
 	if err != nil {
@@ -193,6 +195,7 @@ func (r *Reactor) react(ctx context.Context, rec *kgo.Record) (string, error) {
 	if fn == nil {
 		return OutcomeIgnored, nil
 	}
+	traceMessage(ctx, &m)
 	return fn(ctx, m)
 }
 

@@ -44,7 +44,8 @@ func (r *Reactor) newSession() (*session, error) {
 	if s.consumer, err = kafka.NewClient(r.cfg.Brokers, s.consumerOpts()...); err != nil {
 		return nil, err
 	}
-	popts := append(eventstore.ProducerOpts(), r.cfg.ClientOpts...)
+	popts := append(eventstore.ProducerOpts(), kafka.Tracing(""))
+	popts = append(popts, r.cfg.ClientOpts...)
 	if s.producer, err = kafka.NewClient(r.cfg.Brokers, popts...); err != nil {
 		s.consumer.Close()
 		return nil, err
@@ -77,6 +78,7 @@ func (s *session) consumerOpts() []kgo.Opt {
 			s.forget(ctx, cl, lost)
 		}),
 		kgo.ClientID("shopflow-saga-" + s.r.context),
+		kafka.Tracing(s.r.group),
 	}
 	opts = append(opts, kafka.StaticMember(s.r.cfg.InstanceID)...)
 	if s.r.cfg.ServerSideAssignment {
@@ -314,7 +316,9 @@ func (s *session) handle(ctx, abortCtx context.Context, rec *kgo.Record) error {
 // process reacts to a record once: nil when it is processed (or dead-lettered), else a
 // transient error.
 func (s *session) process(ctx context.Context, rec *kgo.Record) error {
+	ctx, span := s.r.startReaction(ctx, rec)
 	outcome, err := s.r.react(ctx, rec)
+	endReaction(span, outcome, err)
 	if IsPermanent(err) {
 		return s.sendToDeadLetter(ctx, rec, err)
 	}

@@ -13,14 +13,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/shopflow/shopflow/internal/config"
+	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
 const usage = `usage: shopflow <command>
@@ -46,14 +49,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "shopflow: invalid configuration:\n%v\n", err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	switch os.Args[1] {
 	case "serve":
-		err = serve(ctx, cfg, log)
+		err = traced(ctx, log, func() error { return serve(ctx, cfg, log) })
 	case "topics":
 		err = topics(ctx, cfg, log)
 	case "migrate":
@@ -76,4 +79,27 @@ func main() {
 		log.Error("shopflow "+os.Args[1]+" failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// traced runs fn with tracing set up from the OTEL_* environment (see internal/telemetry),
+// then flushes the spans still buffered, for at most five seconds: a trace backend that is
+// down must not hold up a shutdown.
+func traced(ctx context.Context, log *slog.Logger, fn func() error) error {
+	shutdown, enabled, err := telemetry.Setup(ctx)
+	if err != nil {
+		return err
+	}
+	if enabled {
+		log.Info("tracing on", "endpoint", cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")),
+			"sampler", cmp.Or(os.Getenv("OTEL_TRACES_SAMPLER"), "parentbased_always_on"))
+	} else {
+		log.Info("tracing off: set OTEL_EXPORTER_OTLP_ENDPOINT to export traces")
+	}
+	err = fn()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := shutdown(sctx); serr != nil {
+		log.Warn("flushing traces failed", "err", serr)
+	}
+	return err
 }

@@ -72,7 +72,8 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 		return nil, err
 	}
 	for _, c := range cfg.Contexts {
-		if d.producers[c], err = kafka.NewClient(cfg.KafkaBrokers, eventstore.RelayProducerOpts()...); err != nil {
+		popts := append(eventstore.RelayProducerOpts(), kafka.Tracing(""))
+		if d.producers[c], err = kafka.NewClient(cfg.KafkaBrokers, popts...); err != nil {
 			delete(d.producers, c)
 			d.close()
 			return nil, err

@@ -8,6 +8,10 @@ import (
 	"net/http"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
 // maxIdleConnsPerNode is how many idle connections the client keeps to each node. Go's
@@ -27,10 +31,24 @@ func Transport(nodes int) *http.Transport {
 	return tr
 }
 
+// traced wraps tr with otelhttp, the OpenTelemetry project's net/http instrumentation: a
+// client span per request, only inside a trace (health checks and status polls add none).
+// go-elasticsearch's own OpenTelemetry instrumentation instruments its esapi and typed API
+// calls, which Shopflow's projections and reads do not use: they send raw _bulk, _mget and
+// _search requests through Perform, which only the transport sees.
+func traced(tr http.RoundTripper) http.RoundTripper {
+	return otelhttp.NewTransport(tr,
+		otelhttp.WithPropagators(telemetry.Propagator),
+		otelhttp.WithFilter(func(r *http.Request) bool { return trace.SpanContextFromContext(r.Context()).IsValid() }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			return "elasticsearch " + r.Method + " " + r.URL.Path
+		}))
+}
+
 // NewClient returns a client for the given node URLs. The client's product check stays on:
 // it accepts only servers that answer with the X-Elastic-Product header.
 func NewClient(urls []string) (*elasticsearch.Client, error) {
-	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: urls, Transport: Transport(len(urls))})
+	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: urls, Transport: traced(Transport(len(urls)))})
 	if err != nil {
 		return nil, fmt.Errorf("elastic: new client: %w", err)
 	}
