@@ -40,7 +40,7 @@ func (s *Store) startWrite(ctx context.Context, w Write) (context.Context, trace
 	}
 	var links []trace.Link
 	for _, sc := range carried {
-		if !sc.Equal(parent) {
+		if !sameSpan(sc, parent) {
 			links = append(links, trace.Link{SpanContext: sc})
 		}
 	}
@@ -84,7 +84,7 @@ func stamp(ctx context.Context, w Write, parent trace.SpanContext) Write {
 	}
 	restamp := func(e EventData) bool {
 		return e.Metadata.TraceParent == "" || (parent.IsValid() &&
-			telemetry.SpanContextOf(e.Metadata.TraceParent, e.Metadata.TraceState).Equal(parent))
+			sameSpan(telemetry.SpanContextOf(e.Metadata.TraceParent, e.Metadata.TraceState), parent))
 	}
 	appends, cloned := w.Appends, false
 	for i, a := range w.Appends {
@@ -104,6 +104,12 @@ func stamp(ctx context.Context, w Write, parent trace.SpanContext) Write {
 	}
 	w.Appends = appends
 	return w
+}
+
+// sameSpan reports whether a and b name the same span (Equal also compares whether each
+// came from another process).
+func sameSpan(a, b trace.SpanContext) bool {
+	return a.TraceID() == b.TraceID() && a.SpanID() == b.SpanID()
 }
 
 // writeAttributes describes w on its span: the database, streams, event types and counts.

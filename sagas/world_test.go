@@ -19,6 +19,7 @@ import (
 	"github.com/shopflow/shopflow/domain/payment"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
+	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/testenv"
 	"github.com/shopflow/shopflow/sagas"
 )
@@ -149,7 +150,7 @@ func (w *world) topic(c string) string {
 // startRelay runs the relay of a context's database until the test ends.
 func (w *world) startRelay(c string) {
 	t := w.t
-	producer := testenv.Kafka(t, eventstore.RelayProducerOpts()...)
+	producer := testenv.Kafka(t, append(eventstore.RelayProducerOpts(), kafka.Tracing(""))...) // as shopflow serve's
 	relay, err := eventstore.NewRelay(w.dbs[c].pool, producer, eventstore.RelayConfig{Topic: w.topic(c), Log: logger})
 	if err != nil {
 		t.Fatal(err)
