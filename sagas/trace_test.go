@@ -85,9 +85,9 @@ func TestAnOrdersSagaIsOneTrace(t *testing.T) {
 	w.waitStatus(res.ID, order.StatusConfirmed)
 	id := client.SpanContext().TraceID()
 	want := map[string][]string{ // each reaction: its span and what led to it, nearest first
-		"inventory react " + order.TypeOrderPlaced: {"receive", "publish", "eventstore append", "client"},
+		"inventory react " + order.TypeOrderPlaced:           {"receive", "publish", "eventstore append", "client"},
 		"payments react " + inventory.TypeOrderStockReserved: {"receive", "publish", "eventstore append", "inventory react " + order.TypeOrderPlaced},
-		"orders react " + payment.TypePaymentCaptured: {"receive", "publish", "eventstore append", "payments react " + inventory.TypeOrderStockReserved},
+		"orders react " + payment.TypePaymentCaptured:        {"receive", "publish", "eventstore append", "payments react " + inventory.TypeOrderStockReserved},
 	}
 	for name, ancestors := range want {
 		s := waitSpan(t, rec, id, name)
