@@ -26,8 +26,8 @@ func TestACommandContinuesTheCallersTrace(t *testing.T) {
 	w := newWriteAPI(t)
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
-	w.e = api.New(api.Options{Log: slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, nil))),
-		Health: health.NewChecker(time.Second), Registry: reg})
+	w.e = api.New(withAuth(api.Options{Log: slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, nil))),
+		Health: health.NewChecker(time.Second), Registry: reg}))
 	h := api.WriteHandlers{Inventory: &api.InventoryCommands{Keys: command.NewIdempotencyKeys(w.inventory.store),
 		RegisterProduct: must(command.NewRegisterProductHandler(w.inventory.store, command.Config{}))(t)}}
 	if err := api.RegisterWriteRoutes(w.e, h); err != nil {
