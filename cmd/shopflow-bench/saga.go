@@ -180,7 +180,7 @@ func (r *sagaRig) topics(ctx context.Context, o options, c string) error {
 // startRelay runs a context's relay; the orders relay notes when settling events are
 // acknowledged.
 func (r *sagaRig) startRelay(ctx context.Context, o options, c string, log *slog.Logger) error {
-	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, eventstore.RelayProducerOpts()...)
+	producer, err := kafka.NewClient(o.cfg.KafkaBrokers, append(eventstore.RelayProducerOpts(), kafka.Tracing(""))...) // as serve's
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shopflow/shopflow/internal/config"
-	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/sagas"
 )
 
@@ -24,7 +23,7 @@ func dlt(ctx context.Context, cfg config.Config, args []string) error {
 	if len(args) < 2 || !(slices.Contains(config.Contexts, args[1]) || args[1] == "projections") {
 		return errors.New(dltUsage)
 	}
-	letters, err := sagas.ListDeadLetters(ctx, cfg.KafkaBrokers, kafka.DeadLetterTopic(args[1]))
+	letters, err := sagas.ListDeadLetters(ctx, cfg.KafkaBrokers, cfg.DeadLetterTopic(args[1]))
 	if err != nil {
 		return err
 	}

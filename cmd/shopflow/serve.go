@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer d.close()
 	// Every context's topics: the reactors of this process consume the other contexts' topics.
-	if err := kafka.EnsureTopics(ctx, d.kafka, cfg.KafkaPartitions, kafka.Topics(config.Contexts)...); err != nil {
+	if err := kafka.EnsureTopics(ctx, d.kafka, cfg.KafkaPartitions, cfg.Topics()...); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -260,10 +260,11 @@ func supervise(cfg config.Config, d *deps, reg prometheus.Registerer, pcfg proje
 	relayMetrics := eventstore.NewRelayMetricVecs(reg)
 	pruneMetrics := eventstore.NewPrunerMetricVecs(reg)
 	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, InstanceID: cfg.GroupInstanceID(),
-		Log: log, Metrics: sagas.NewMetrics(reg)}
+		Log: log, Metrics: sagas.NewMetrics(reg),
+		Orders: sagaContext(cfg, "orders"), Inventory: sagaContext(cfg, "inventory"), Payments: sagaContext(cfg, "payments")}
 	for _, c := range cfg.Contexts {
 		relay, err := eventstore.NewRelay(d.pools[c], d.producers[c], eventstore.RelayConfig{
-			Topic: kafka.EventsTopic(c), Log: log, Metrics: relayMetrics.For(c),
+			Topic: cfg.EventsTopic(c), Log: log, Metrics: relayMetrics.For(c),
 		})
 		if err != nil {
 			return nil, err
@@ -311,10 +312,17 @@ func addProjection(sup *supervisor.Supervisor, name string, es *elasticsearch.Cl
 	})
 }
 
+// sagaContext names a context's saga topics and group in the deployment's namespace.
+func sagaContext(cfg config.Config, c string) sagas.ContextConfig {
+	return sagas.ContextConfig{EventsTopic: cfg.EventsTopic(c), DeadLetterTopic: cfg.DeadLetterTopic(c), Group: cfg.SagaGroup(c)}
+}
+
 // projectionConfig is the read models' configuration; reg (nil for CLI use) receives their
 // metrics.
 func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (projections.Config, error) {
-	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, InstanceID: cfg.GroupInstanceID(), Log: log}
+	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, InstanceID: cfg.GroupInstanceID(), Log: log,
+		IndexPrefix: cfg.IndexPrefix(), GroupPrefix: cfg.ProjectionGroupPrefix(), DeadLetterTopic: cfg.DeadLetterTopic("projections"),
+		OrdersTopic: cfg.EventsTopic("orders"), InventoryTopic: cfg.EventsTopic("inventory"), PaymentsTopic: cfg.EventsTopic("payments")}
 	if reg != nil {
 		m, err := projections.NewMetrics(reg)
 		if err != nil {
@@ -342,7 +350,7 @@ func topics(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
-	names := kafka.Topics(config.Contexts)
+	names := cfg.Topics()
 	if err := kafka.EnsureTopics(ctx, cl, cfg.KafkaPartitions, names...); err != nil {
 		return err
 	}

@@ -76,6 +76,10 @@ type Config struct {
 	// http://127.0.0.1:16686): the console's order journey links to <url>/trace/<trace id>
 	// of the order's events. Off by default.
 	TraceUIURL string `env:"SHOPFLOW_TRACE_UI_URL"`
+	// Namespace, if set, starts the name of every Kafka topic, consumer group and
+	// Elasticsearch index of this deployment (see namespace.go), so that several
+	// deployments can share the servers. Lowercase letters, digits, '_' and '-'.
+	Namespace string `env:"SHOPFLOW_NAMESPACE"`
 	// HTTP bounds each connection of the HTTP server.
 	HTTP HTTP
 	// Auth configures authentication and per-principal rate limits.
@@ -231,6 +235,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateCommands()...)
 	errs = append(errs, c.HTTP.validate(c.CommandTimeout)...)
 	errs = append(errs, c.Auth.validate()...)
+	if !validNamespace.MatchString(c.Namespace) {
+		bad("SHOPFLOW_NAMESPACE", "want up to 40 lowercase letters, digits, '_' and '-', starting with a letter or digit, got %q", c.Namespace)
+	}
 	if c.PprofAddr != "" && !strings.Contains(c.PprofAddr, ":") {
 		bad("SHOPFLOW_PPROF_ADDR", "want host:port, got %q", c.PprofAddr)
 	}

@@ -135,3 +135,33 @@ func TestPprofAddr(t *testing.T) {
 		t.Fatalf("Load: %+v, %v", cfg.PprofAddr, err)
 	}
 }
+
+// A namespace starts every topic, group and index name; none leaves them as they were.
+func TestNamespaceNamesEveryKafkaAndElasticsearchResource(t *testing.T) {
+	plain, ns := Config{}, Config{Namespace: "e2e-7"}
+	checks := []struct{ got, want string }{
+		{plain.EventsTopic("orders"), "orders.events"},
+		{ns.EventsTopic("orders"), "e2e-7.orders.events"},
+		{ns.DeadLetterTopic("projections"), "e2e-7.projections.dlt"},
+		{plain.SagaGroup("payments"), "shopflow.sagas.payments"},
+		{ns.SagaGroup("payments"), "e2e-7.shopflow.sagas.payments"},
+		{ns.ProjectionGroupPrefix(), "e2e-7.shopflow.projections."},
+		{plain.IndexPrefix(), ""},
+		{ns.IndexPrefix(), "e2e-7-"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	for _, topic := range ns.Topics() {
+		if !strings.HasPrefix(topic, "e2e-7.") {
+			t.Errorf("topic %q outside the namespace", topic)
+		}
+	}
+	for _, bad := range []string{"Upper", "-lead", "has space", "a.b", strings.Repeat("x", 41)} {
+		if err := (Config{Namespace: bad}).Validate(); err == nil || !strings.Contains(err.Error(), "SHOPFLOW_NAMESPACE") {
+			t.Errorf("namespace %q: %v", bad, err)
+		}
+	}
+}

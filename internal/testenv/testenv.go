@@ -139,6 +139,7 @@ func Topics(t testing.TB, partitions int32, prefixes ...string) []string {
 	if err := kafka.EnsureTopics(ctx(t), cl, partitions, names...); err != nil {
 		t.Fatalf("create topics: %v", err)
 	}
+	waitTopics(t, cl, partitions, names)
 	t.Cleanup(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -147,6 +148,33 @@ func Topics(t testing.TB, partitions int32, prefixes ...string) []string {
 		}
 	})
 	return names
+}
+
+// waitTopics waits until the metadata shows every partition of the topics with a leader: a
+// topic just created may be unknown to the broker that answers a produce for a moment, and
+// on a busy machine that moment outlasted the producer's retries of an unknown topic.
+func waitTopics(t testing.TB, cl *kgo.Client, partitions int32, names []string) {
+	t.Helper()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := adm.Metadata(ctx(t), names...)
+		ready := err == nil
+		for _, name := range names {
+			td, ok := md.Topics[name]
+			ready = ready && ok && td.Err == nil && int32(len(td.Partitions)) == partitions
+			for _, p := range td.Partitions {
+				ready = ready && p.Err == nil && p.Leader >= 0
+			}
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topics %v not ready within 30 s: %v", names, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Elastic returns a client for the configured Elasticsearch, after checking cluster health.
