@@ -55,6 +55,9 @@ type Config struct {
 	// MinRefresh is the shortest interval between two fetches caused by unknown key ids
 	// (DefaultMinRefresh).
 	MinRefresh time.Duration
+	// CacheTTL is how long a verified token is remembered, so that its signature is not
+	// checked again on every request (DefaultCacheTTL when zero; negative: never).
+	CacheTTL time.Duration
 	// CustomerClaim names the claim holding a customer token's customer id
 	// (DefaultCustomerClaim; SubjectClaim for the subject itself).
 	CustomerClaim string
@@ -93,6 +96,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.RefreshInterval = positiveOr(c.RefreshInterval, DefaultRefreshInterval)
 	c.MinRefresh = positiveOr(c.MinRefresh, DefaultMinRefresh)
+	if c.CacheTTL == 0 {
+		c.CacheTTL = DefaultCacheTTL
+	}
 	if c.CustomerClaim == "" {
 		c.CustomerClaim = DefaultCustomerClaim
 	}

@@ -12,7 +12,9 @@
 // key does not declare are refused before a signature is checked. Keys are kept in memory,
 // refreshed every Config.RefreshInterval and at once (at most every Config.MinRefresh) when
 // a token names a key id the set does not hold, so an issuer's key rotation needs no
-// restart. The JWT work is github.com/lestrrat-go/jwx/v3's.
+// restart. A verified token is remembered for Config.CacheTTL (or until it expires), so
+// a client's repeated token is not checked again on every request. The JWT work is
+// github.com/lestrrat-go/jwx/v3's.
 //
 // # Claims read
 //

@@ -22,9 +22,11 @@ var ErrInvalidToken = errors.New("auth: invalid token")
 // Verifier verifies bearer tokens of one issuer for one audience. It is safe for
 // concurrent use.
 type Verifier struct {
-	cfg  Config
-	algs []jwa.SignatureAlgorithm
-	keys *keySet
+	cfg   Config
+	algs  []jwa.SignatureAlgorithm
+	keys  *keySet
+	now   func() time.Time
+	cache *tokenCache
 }
 
 // NewVerifier returns the verifier of cfg, having fetched the issuer's key set once (after
@@ -50,7 +52,8 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 
 // newVerifier builds a verifier over a key fetcher.
 func newVerifier(ctx context.Context, cfg Config, fetch func(context.Context) (jwk.Set, error), now func() time.Time) (*Verifier, error) {
-	v := &Verifier{cfg: cfg, keys: &keySet{fetch: fetch, refresh: cfg.RefreshInterval, minRefresh: cfg.MinRefresh, now: now}}
+	v := &Verifier{cfg: cfg, keys: &keySet{fetch: fetch, refresh: cfg.RefreshInterval, minRefresh: cfg.MinRefresh, now: now},
+		now: now, cache: &tokenCache{ttl: cfg.CacheTTL}}
 	for _, a := range cfg.Algorithms {
 		alg, _ := jwa.LookupSignatureAlgorithm(a)
 		v.algs = append(v.algs, alg)
@@ -62,8 +65,22 @@ func newVerifier(ctx context.Context, cfg Config, fetch func(context.Context) (j
 }
 
 // Verify checks a bearer token (see the package documentation) and returns its principal.
+// A token verified within Config.CacheTTL, and not expired since, is not checked again.
 // Errors wrap ErrInvalidToken, except those of fetching the key set.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	now := v.now()
+	if p, ok := v.cache.get(raw, now); ok {
+		return p, nil
+	}
+	p, expires, err := v.verify(ctx, raw)
+	if err == nil {
+		v.cache.put(raw, p, now, expires.Add(v.cfg.ClockSkew))
+	}
+	return p, err
+}
+
+// verify checks a token's signature and claims; it returns its principal and expiry.
+func (v *Verifier) verify(ctx context.Context, raw string) (Principal, time.Time, error) {
 	var fetchErr error
 	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
 		err := v.provideKey(ctx, sink, sig)
@@ -73,15 +90,17 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 		return err
 	})
 	tok, err := jwt.ParseString(raw, jwt.WithKeyProvider(provider), jwt.WithIssuer(v.cfg.Issuer),
-		jwt.WithAudience(v.cfg.Audience), jwt.WithAcceptableSkew(v.cfg.ClockSkew),
+		jwt.WithAudience(v.cfg.Audience), jwt.WithAcceptableSkew(v.cfg.ClockSkew), jwt.WithClock(jwt.ClockFunc(v.now)),
 		jwt.WithRequiredClaim("exp"), jwt.WithRequiredClaim("sub"))
 	if fetchErr != nil {
-		return Principal{}, fetchErr
+		return Principal{}, time.Time{}, fetchErr
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return v.principal(tok)
+	exp, _ := tok.Expiration()
+	p, err := v.principal(tok)
+	return p, exp, err
 }
 
 // provideKey gives the key a signature names, after checking that its algorithm is one of

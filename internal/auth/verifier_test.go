@@ -337,3 +337,61 @@ func TestInitLocalKeepsItsKey(t *testing.T) {
 		t.Fatal("a key set holding a private key was accepted")
 	}
 }
+
+// BenchmarkVerify is what authentication adds to each request: a token seen before
+// (cached), and one verified afresh (one ES256 verification and the claims checks).
+func BenchmarkVerify(b *testing.B) {
+	for name, ttl := range map[string]time.Duration{"cached": 0, "uncached": -1} {
+		b.Run(name, func(b *testing.B) {
+			s := newSigner(b)
+			cfg := testConfig()
+			cfg.CacheTTL = ttl
+			v := verifierOf(b, s, cfg)
+			tok := mint(b, s, TokenSpec{Scopes: []string{ScopeRead}})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// A verified token is remembered until its expiry or the cache's TTL: within it a key
+// retired since still serves it, past it the token is checked again.
+func TestVerifiedTokensAreRememberedBriefly(t *testing.T) {
+	old, rotated := newSigner(t), newSigner(t)
+	is := newIssuer(t, old)
+	now := time.Now()
+	cfg, err := Config{Issuer: is.name, Audience: "api", JWKSURL: is.srv.URL + "/keys"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := newVerifier(context.Background(), cfg, urlKeys(cfg.HTTPClient, cfg.JWKSURL), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := TokenSpec{Issuer: is.name, Audience: "api", Scopes: []string{ScopeRead}, Now: now}
+	long, short := mint(t, old, spec), mint(t, old, TokenSpec{Issuer: is.name, Audience: "api", Scopes: []string{ScopeRead}, Now: now, TTL: 20 * time.Second})
+	for _, tok := range []string{long, short} {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	is.serve(t, rotated)
+	if err := v.keys.fetchNow(context.Background(), v.keys.tried); err != nil { // the old key is gone
+		t.Fatal(err)
+	}
+	now = now.Add(30 * time.Second)
+	if _, err := v.Verify(context.Background(), long); err != nil {
+		t.Fatalf("remembered token within the TTL: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), short); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("token expired while remembered: %v", err)
+	}
+	now = now.Add(DefaultCacheTTL)
+	if _, err := v.Verify(context.Background(), long); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("token of a retired key past the TTL: %v", err)
+	}
+}

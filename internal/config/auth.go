@@ -28,6 +28,8 @@ type Auth struct {
 	ClockSkew time.Duration `env:"SHOPFLOW_AUTH_CLOCK_SKEW" envDefault:"30s"`
 	// JWKSRefresh is how often the key set is fetched again.
 	JWKSRefresh time.Duration `env:"SHOPFLOW_AUTH_JWKS_REFRESH" envDefault:"15m"`
+	// CacheTTL is how long a verified token is remembered (negative: never).
+	CacheTTL time.Duration `env:"SHOPFLOW_AUTH_CACHE_TTL" envDefault:"1m"`
 	// CustomerClaim names the claim with a customer token's customer id ("sub": the subject).
 	CustomerClaim string `env:"SHOPFLOW_AUTH_CUSTOMER_CLAIM" envDefault:"customer_id"`
 	// Disabled serves every route without a token (a warning is logged at every start).
@@ -46,7 +48,8 @@ type Auth struct {
 // Verifier returns the verifier's configuration.
 func (a Auth) Verifier() auth.Config {
 	return auth.Config{Issuer: a.Issuer, Audience: a.Audience, JWKSURL: a.JWKSURL, JWKSFile: a.JWKSFile,
-		Algorithms: a.Algorithms, ClockSkew: a.ClockSkew, RefreshInterval: a.JWKSRefresh, CustomerClaim: a.CustomerClaim}
+		Algorithms: a.Algorithms, ClockSkew: a.ClockSkew, RefreshInterval: a.JWKSRefresh, CacheTTL: a.CacheTTL,
+		CustomerClaim: a.CustomerClaim}
 }
 
 // SigningKeyPath is where `shopflow token` finds its key: SHOPFLOW_AUTH_SIGNING_KEY, else
@@ -90,6 +93,9 @@ func (a Auth) validate() []error {
 	}
 	if a.JWKSRefresh < time.Minute {
 		errs = append(errs, fmt.Errorf("SHOPFLOW_AUTH_JWKS_REFRESH: want at least 1m, got %s", a.JWKSRefresh))
+	}
+	if a.CacheTTL == 0 || a.CacheTTL > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("SHOPFLOW_AUTH_CACHE_TTL: want up to 10m (negative: off), got %s", a.CacheTTL))
 	}
 	if a.CustomerClaim == "" {
 		errs = append(errs, errors.New("SHOPFLOW_AUTH_CUSTOMER_CLAIM: must not be empty"))
