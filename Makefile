@@ -6,7 +6,7 @@ GOTEST_FLAGS ?= -race -count=1 -timeout 45m
 
 .PHONY: up down status logs clean test unit bench chaos build vet fmt infra
 
-up: ## install and start Postgres, Kafka, Elasticsearch and shopflow; wait until healthy
+up: ## install and start Postgres, Kafka, Elasticsearch, Jaeger and shopflow; wait until healthy
 	@scripts/stack.sh up
 
 down: ## stop everything `make up` started

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs Shopflow's whole local stack: PostgreSQL, Kafka, Elasticsearch and the shopflow process.
+# Runs Shopflow's whole local stack: PostgreSQL, Kafka, Elasticsearch, Jaeger (traces) and the
+# shopflow process.
 # Usage: stack.sh up|infra|down|status|logs|run CMD...
 #   up      install what is missing, start every server and shopflow, wait until healthy
 #   infra   the same without the shopflow process (what `make test` needs)
@@ -8,7 +9,12 @@
 #   status  one line per component; exit 3 when any is down
 #   logs    where each log lives, and the last lines of each
 # Ports: SHOPFLOW_PG_PORT, SHOPFLOW_KAFKA_PORT, SHOPFLOW_KAFKA_CONTROLLER_PORT, SHOPFLOW_ES_PORT,
-# SHOPFLOW_ES_TRANSPORT_PORT, SHOPFLOW_HTTP_PORT (8080).
+# SHOPFLOW_ES_TRANSPORT_PORT, SHOPFLOW_HTTP_PORT (8080), SHOPFLOW_JAEGER_OTLP_GRPC_PORT (4317),
+# SHOPFLOW_JAEGER_OTLP_HTTP_PORT (4318), SHOPFLOW_JAEGER_UI_PORT (16686, UI and query API),
+# SHOPFLOW_JAEGER_QUERY_GRPC_PORT (16685).
+# Tracing: `up` and `run` point shopflow at that Jaeger with OTEL_EXPORTER_OTLP_ENDPOINT
+# (http://127.0.0.1:4318), OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf) and OTEL_SERVICE_NAME
+# (shopflow), each only when not set already; OTEL_SDK_DISABLED=true turns tracing off.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 S="$REPO_ROOT/scripts"
@@ -25,6 +31,16 @@ export SHOPFLOW_INVENTORY_DATABASE_URL="${SHOPFLOW_INVENTORY_DATABASE_URL:-$pg/i
 export SHOPFLOW_PAYMENTS_DATABASE_URL="${SHOPFLOW_PAYMENTS_DATABASE_URL:-$pg/payments}"
 export SHOPFLOW_KAFKA_BROKERS="${SHOPFLOW_KAFKA_BROKERS:-127.0.0.1:${SHOPFLOW_KAFKA_PORT:-9092}}"
 export SHOPFLOW_ES_URLS="${SHOPFLOW_ES_URLS:-http://127.0.0.1:${SHOPFLOW_ES_PORT:-9200}}"
+# Where scripts/jaeger.sh listens; internal/testenv reads these two to reach it.
+export SHOPFLOW_JAEGER_OTLP_URL="${SHOPFLOW_JAEGER_OTLP_URL:-http://127.0.0.1:${SHOPFLOW_JAEGER_OTLP_HTTP_PORT:-4318}}"
+export SHOPFLOW_JAEGER_QUERY_URL="${SHOPFLOW_JAEGER_QUERY_URL:-http://127.0.0.1:${SHOPFLOW_JAEGER_UI_PORT:-16686}}"
+
+# otel_env turns tracing on towards the local Jaeger, keeping whatever OTEL_* the user set.
+otel_env() {
+  export OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-$SHOPFLOW_JAEGER_OTLP_URL}"
+  export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
+  export OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-shopflow}"
+}
 
 # Debian's golang-go is older than go.mod requires, so a missing Go is reported, not installed.
 ensure_go() {
@@ -36,12 +52,14 @@ infra() {
   "$S/postgres.sh" start
   "$S/kafka.sh" start
   "$S/elasticsearch.sh" start
+  "$S/jaeger.sh" start
 }
 
 app_ready() { curl -fsS "http://$SHOPFLOW_HTTP_ADDR/readyz" >/dev/null; }
 
 app_start() {
   ensure_go
+  otel_env
   say "building shopflow"
   (cd "$REPO_ROOT" && go build -o "$REPO_ROOT/bin/shopflow" ./cmd/shopflow)
   if pid_alive "$APP_PID"; then
@@ -69,12 +87,14 @@ Shopflow is up in $((SECONDS - t0))s.
   PostgreSQL     $pg  (databases orders, inventory, payments)
   Kafka          $SHOPFLOW_KAFKA_BROKERS
   Elasticsearch  $SHOPFLOW_ES_URLS
+  Jaeger UI      $SHOPFLOW_JAEGER_QUERY_URL   (traces of service $OTEL_SERVICE_NAME, sent to $OTEL_EXPORTER_OTLP_ENDPOINT)
 Logs: make logs   Health: make status   Stop: make down   Wipe all state: make clean
 MSG
 }
 
 down() {
   stop_pid shopflow "$APP_PID" 30
+  "$S/jaeger.sh" stop
   "$S/elasticsearch.sh" stop
   "$S/kafka.sh" stop
   "$S/postgres.sh" stop
@@ -85,6 +105,7 @@ status() {
   "$S/postgres.sh" status || rc=3
   "$S/kafka.sh" status || rc=3
   "$S/elasticsearch.sh" status || rc=3
+  "$S/jaeger.sh" status || rc=3
   if pid_alive "$APP_PID" && app_ready; then
     printf '%-14s running  pid=%s  http://%s\n' shopflow "$(cat "$APP_PID")" "$SHOPFLOW_HTTP_ADDR"
   else
@@ -104,6 +125,7 @@ logs() {
 run() {
   infra
   ensure_go
+  otel_env
   cd "$REPO_ROOT"
   exec "$@"
 }
