@@ -1,6 +1,7 @@
 // Package testenv connects integration tests to the real PostgreSQL, Kafka and Elasticsearch
 // servers that `make up` / `make test` start, with per-test isolation: a fresh database, fresh
-// topics, fresh index names — all removed in t.Cleanup.
+// topics, fresh index names — all removed in t.Cleanup. Jaeger (see Jaeger and the jaegerapi
+// subpackage) receives the spans a test exports and lets it read them back.
 //
 // When a server is unreachable the test is skipped with the reason, except when CI=true (or
 // SHOPFLOW_REQUIRE_SERVERS=true): then it fails, so a broken environment can never pass as
