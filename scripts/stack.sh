@@ -14,7 +14,8 @@
 # SHOPFLOW_JAEGER_QUERY_GRPC_PORT (16685).
 # Tracing: `up` and `run` point shopflow at that Jaeger with OTEL_EXPORTER_OTLP_ENDPOINT
 # (http://127.0.0.1:4318), OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf) and OTEL_SERVICE_NAME
-# (shopflow), each only when not set already; OTEL_SDK_DISABLED=true turns tracing off.
+# (shopflow), each only when not set already; OTEL_SDK_DISABLED=true turns tracing off. `up`
+# also sets SHOPFLOW_TRACE_UI_URL (the console's trace links) to the Jaeger UI when unset.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 S="$REPO_ROOT/scripts"
@@ -60,6 +61,8 @@ app_ready() { curl -fsS "http://$SHOPFLOW_HTTP_ADDR/readyz" >/dev/null; }
 app_start() {
   ensure_go
   otel_env
+  # The console's order journey links each trace to the local Jaeger's page for it.
+  export SHOPFLOW_TRACE_UI_URL="${SHOPFLOW_TRACE_UI_URL:-$SHOPFLOW_JAEGER_QUERY_URL}"
   say "building shopflow"
   (cd "$REPO_ROOT" && go build -o "$REPO_ROOT/bin/shopflow" ./cmd/shopflow)
   if pid_alive "$APP_PID"; then
