@@ -18,7 +18,7 @@
 // customers (a poor one with 50 cents), then sends, at a fixed rate, each command from its
 // own goroutine: orders spread uniformly, on the hot product, on the scarce one, by the
 // poor customer, for unknown products and unknown customers; cancels of recent orders;
-// restocks; deposits. A command that gets no answer or a 5xx is retried with the same
+// restocks; deposits. A command that gets no answer, a 429 or a 5xx is retried with the same
 // Idempotency-Key, as a careful client does, so retries across a crash test idempotency
 // too. A few undecodable records are produced to orders.events on purpose (Poison): the
 // consumers must dead-letter them and go on.

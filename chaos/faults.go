@@ -34,7 +34,7 @@ type FaultRecord struct {
 // Faults are the faults of the full suite, in the order they run.
 var Faults = []Fault{
 	{"kill_shopflow", "kill -9 of shopflow serve, restarted at once", killShopflow},
-	{"freeze_shopflow", "SIGSTOP of shopflow serve for 10 s, then SIGCONT", freezeShopflow(10 * time.Second)},
+	{"freeze_shopflow", "SIGSTOP of shopflow serve, then SIGCONT", freezeShopflow},
 	{"kill_kafka", "kill -9 of the Kafka broker, restarted after 3 s", killServer("kafka")},
 	{"kill_elasticsearch", "kill -9 of Elasticsearch, restarted after 3 s", killServer("elasticsearch")},
 	{"stop_postgres", "immediate stop of Postgres (pg_ctl -m immediate), restarted after 3 s", stopPostgres},
@@ -64,16 +64,16 @@ func killShopflow(ctx context.Context, r *runner, rec *FaultRecord) error {
 	return err
 }
 
-func freezeShopflow(d time.Duration) func(context.Context, *runner, *FaultRecord) error {
-	return func(ctx context.Context, r *runner, rec *FaultRecord) error {
-		rec.Injected = time.Now()
-		if err := r.primary.Signal(syscall.SIGSTOP); err != nil {
-			return err
-		}
-		sleep(ctx, d)
-		rec.Recovered = time.Now()
-		return r.primary.Signal(syscall.SIGCONT)
+// freezeShopflow stops shopflow serve with SIGSTOP for Options.Freeze, then SIGCONT.
+func freezeShopflow(ctx context.Context, r *runner, rec *FaultRecord) error {
+	rec.Injected = time.Now()
+	if err := r.primary.Signal(syscall.SIGSTOP); err != nil {
+		return err
 	}
+	sleep(ctx, r.o.Freeze)
+	rec.Recovered = time.Now()
+	rec.Note = fmt.Sprintf("frozen %v", r.o.Freeze)
+	return r.primary.Signal(syscall.SIGCONT)
 }
 
 func killServer(name string) func(context.Context, *runner, *FaultRecord) error {

@@ -257,7 +257,8 @@ func (l *Load) cancel(ctx context.Context) {
 }
 
 // send posts one command under a fresh Idempotency-Key, retrying with the same key while
-// no answer comes or the answer is a 5xx (up to 6 attempts over about 15 s), and records it.
+// no answer comes or the answer is a 429 or a 5xx (up to 6 attempts over about 15 s), and
+// records it.
 func (l *Load) send(ctx context.Context, s *Sent, path string, body any) *Sent {
 	s.At = time.Now()
 	key := "chaos-" + token()
@@ -273,7 +274,8 @@ func (l *Load) send(ctx context.Context, s *Sent, path string, body any) *Sent {
 			s.Accepted, s.Result = true, res
 			break
 		}
-		if (status != 0 && status < http.StatusInternalServerError) || s.Attempts >= 6 || ctx.Err() != nil {
+		retry := status == 0 || status == http.StatusTooManyRequests || status >= http.StatusInternalServerError
+		if !retry || s.Attempts >= 6 || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(wait)

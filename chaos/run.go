@@ -35,6 +35,8 @@ type Options struct {
 	// FailoverHold is how long the failover fault leaves the killed instance down (default
 	// 20 s).
 	FailoverHold time.Duration
+	// Freeze is how long the freeze fault keeps shopflow stopped (default 10 s).
+	Freeze time.Duration
 	// QuietTimeout bounds the wait for quiescence after the load.
 	QuietTimeout time.Duration
 	// Logf, if set, is told the run's progress.
@@ -150,6 +152,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FailoverHold == 0 {
 		o.FailoverHold = 20 * time.Second
+	}
+	if o.Freeze == 0 {
+		o.Freeze = 10 * time.Second
 	}
 	if o.Poison == 0 {
 		o.Poison = 3

@@ -35,9 +35,10 @@ func main() {
 		png      = flag.String("png", "", "draw the timeline to this PNG file (default: <state-dir>/timeline.png)")
 		keep     = flag.Bool("keep", false, "leave the scratch stack running after the run, to look at it")
 		hold     = flag.Duration("failover-hold", 20*time.Second, "how long the failover fault leaves the killed instance down")
+		freeze   = flag.Duration("freeze", 10*time.Second, "how long the freeze fault keeps shopflow stopped")
 	)
 	flag.Parse()
-	o := chaos.Options{Root: root, StateDir: *stateDir, SeedStateDir: chaos.SeedDir(root), Rate: *rate, Gap: *gap, FailoverHold: *hold,
+	o := chaos.Options{Root: root, StateDir: *stateDir, SeedStateDir: chaos.SeedDir(root), Rate: *rate, Gap: *gap, FailoverHold: *hold, Freeze: *freeze,
 		Logf: func(f string, a ...any) {
 			fmt.Fprintf(os.Stderr, "[chaos %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
 		}}
