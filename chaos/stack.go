@@ -76,15 +76,18 @@ func (s *Stack) logf(format string, args ...any) {
 	}
 }
 
-// env is the environment of the scripts: the caller's, without any SHOPFLOW_ variable (the
-// caller may point at the shared stack), plus the scratch stack's.
+// env is the environment of the scripts: the caller's, without any SHOPFLOW_ or OTEL_
+// variable (the caller may point at the shared stack and its Jaeger), plus the scratch
+// stack's. Tracing is off: the scratch stack has no Jaeger of its own, and its traces must
+// not land in the shared one, where other tests look for theirs.
 func (s *Stack) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SHOPFLOW_") {
+		if !strings.HasPrefix(kv, "SHOPFLOW_") && !strings.HasPrefix(kv, "OTEL_") {
 			env = append(env, kv)
 		}
 	}
+	env = append(env, "OTEL_SDK_DISABLED=true")
 	p := s.Ports
 	return append(env,
 		"SHOPFLOW_STATE_DIR="+s.StateDir,
