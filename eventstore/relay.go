@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
 // ProducerOpts are the producer settings the relay is meant to run with: the idempotent
@@ -571,6 +573,10 @@ func (r *Relay) observe(batch []outgoing) {
 	m.Position.Set(float64(last.Cursor.Position))
 	m.LagSeconds.Set(now.Sub(last.RecordedAt).Seconds())
 	for _, e := range batch {
-		m.CommitToAck.Observe(now.Sub(e.RecordedAt).Seconds())
+		ctx := context.Background()
+		if e.rec != nil && e.rec.Context != nil {
+			ctx = e.rec.Context // the event's trace: the latency bucket links to it
+		}
+		telemetry.Observe(ctx, m.CommitToAck, now.Sub(e.RecordedAt).Seconds())
 	}
 }

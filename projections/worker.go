@@ -14,8 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopflow/shopflow/internal/kafka"
+	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
 // Worker keeps one read model up to date from the live event topics, as a member of the
@@ -319,7 +321,10 @@ func account(m *Metrics, name string, l *lag, b *batch, recs []*kgo.Record) {
 	n, last := b.applied()
 	m.applied.WithLabelValues(name).Add(float64(n))
 	stored, now := m.stored.WithLabelValues(name), time.Now()
-	b.eachApplied(func(ch change) { stored.Observe(now.Sub(ch.env.RecordedAt).Seconds()) })
+	b.eachApplied(func(ch change) {
+		ctx := trace.ContextWithSpanContext(context.Background(), kafka.SpanContext(ch.rec)) // exemplar: the event's trace
+		telemetry.Observe(ctx, stored, now.Sub(ch.env.RecordedAt).Seconds())
+	})
 	for _, r := range recs {
 		l.advance(partition{r.Topic, r.Partition}, r.Offset+1, last)
 	}
