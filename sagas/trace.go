@@ -29,9 +29,14 @@ func recordContext(ctx context.Context, rec *kgo.Record) context.Context {
 }
 
 // startReaction starts the span of one attempt at reacting to rec, child of rec's trace.
+// A record of an event type the reactor does not react to gets none (a no-op span): every
+// event reaches the two other contexts' reactors, and most of them ignore it.
 func (r *Reactor) startReaction(ctx context.Context, rec *kgo.Record) (context.Context, trace.Span) {
 	name := r.context + " react"
 	if t := header(rec, eventstore.HeaderEventType); t != "" {
+		if _, reacts := r.reactions[t]; !reacts {
+			return recordContext(ctx, rec), trace.SpanFromContext(context.Background())
+		}
 		name += " " + t
 	}
 	return telemetry.Tracer(tracerName).Start(recordContext(ctx, rec), name,
