@@ -171,7 +171,7 @@ func (h adminHandlers) state(c echo.Context) error {
 	if at != nil {
 		when = *at
 	}
-	st, err := h.a.State(c.Request().Context(), id, deref(version, math.MaxInt64), when)
+	st, err := h.a.State(c.Request().Context(), id, deref(version, 0), when)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shopflow/shopflow/api"
+	"github.com/shopflow/shopflow/console"
 	"github.com/shopflow/shopflow/internal/testenv"
 	"github.com/shopflow/shopflow/projections"
 )
@@ -31,7 +32,12 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	api.RegisterReadRoutes(e, reader)
-	api.RegisterAdminRoutes(e, newAdmin(t, w))
+	svc := newAdmin(t, w)
+	pages, err := console.NewPages(svc, api.AdminAccessNote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.RegisterAdminRoutes(e, svc, pages)
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	served := map[string]bool{}
 	for _, r := range e.Routes() {

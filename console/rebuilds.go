@@ -72,8 +72,10 @@ func (s *Service) runRebuild(r *Rebuild) {
 	res, err := projections.Rebuild(ctx, s.cfg.ES, s.cfg.Projections, r.Projection, func(p projections.Progress) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		r.Phase, r.Index, r.Done, r.Total = p.Phase, p.Index, p.Done, p.Total
-		r.Percent = percent(p.Done, p.Total)
+		r.Phase, r.Index = p.Phase, p.Index
+		if p.Phase != projections.PhaseDone { // done reports no counts: keep the last phase's
+			r.Done, r.Total, r.Percent = p.Done, p.Total, percent(p.Done, p.Total)
+		}
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()

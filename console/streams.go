@@ -220,9 +220,9 @@ type State struct {
 	State any `json:"state"`
 }
 
-// State folds a stream's aggregate as it was at version (when at is zero) or at time at,
-// with the domain's own code (see command.Repository.LoadAt). A version past the head, or a
-// time before the first event, is not found.
+// State folds a stream's aggregate as it was at version (0: its newest) or, when at is not
+// zero, at time at, with the domain's own code (see command.Repository.LoadAt). A version
+// past the head, or a time before the first event, is not found.
 func (s *Service) State(ctx context.Context, streamID string, version int64, at time.Time) (State, error) {
 	t, id, c, err := s.stream(streamID)
 	if err != nil {
@@ -231,6 +231,9 @@ func (s *Service) State(ctx context.Context, streamID string, version int64, at 
 	h, err := c.Store.Head(ctx, streamID)
 	if err != nil {
 		return State{}, headError(streamID, err)
+	}
+	if version == 0 {
+		version = h.Version
 	}
 	if !at.IsZero() {
 		if version, err = c.Store.VersionAt(ctx, streamID, at); err != nil {

@@ -87,6 +87,7 @@ up() {
 Shopflow is up in $((SECONDS - t0))s.
   API            http://$SHOPFLOW_HTTP_ADDR   (GET /healthz, /readyz, /metrics)
   Token          bin/shopflow token --role all   (local signing key in $SHOPFLOW_STATE_DIR/auth; see README "Try it")
+  Console        http://$SHOPFLOW_HTTP_ADDR/console   (loopback clients only until authentication lands)
   PostgreSQL     $pg  (databases orders, inventory, payments)
   Kafka          $SHOPFLOW_KAFKA_BROKERS
   Elasticsearch  $SHOPFLOW_ES_URLS
@@ -129,6 +130,9 @@ run() {
   infra
   ensure_go
   otel_env
+  # The console's browser tests drive Debian's chromium.
+  SHOPFLOW_CHROMIUM="$("$S/chromium.sh" ensure)"
+  export SHOPFLOW_CHROMIUM
   cd "$REPO_ROOT"
   exec "$@"
 }

@@ -213,7 +213,11 @@ func registerConsole(e *echo.Echo, cfg config.Config, d *deps, sup *supervisor.S
 	if err != nil {
 		return err
 	}
-	api.RegisterAdminRoutes(e, svc)
+	pages, err := console.NewPages(svc, api.AdminAccessNote)
+	if err != nil {
+		return err
+	}
+	api.RegisterAdminRoutes(e, svc, pages)
 	sup.Add("console", svc.Run, nil)
 	log.Info("operator console at http://"+cfg.HTTPAddr+"/console", "access", api.AdminAccessNote)
 	return nil
