@@ -34,6 +34,10 @@ var Routes = map[string]Access{
 	"GET /readyz":       {Public: true},
 	"GET /metrics":      {Public: true},
 	"GET /openapi.yaml": {Public: true},
+	// The console's sign-in page, where a browser hands over its token (ConsoleTokenCookie).
+	"GET " + ConsoleLoginPath:   {Public: true},
+	"POST " + ConsoleLoginPath:  {Public: true},
+	"POST " + ConsoleLogoutPath: {Public: true},
 
 	"POST /v1/products":               {Scopes: []string{auth.ScopeCatalog}},
 	"POST /v1/products/:id/restock":   {Scopes: []string{auth.ScopeCatalog}},
@@ -111,7 +115,7 @@ func (g *guard) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		p, err := g.authenticate(c)
 		if err != nil {
-			return err
+			return toConsoleLogin(c, err)
 		}
 		if err := g.limits.allow(p, g.rateKey(c, p)); err != nil {
 			return err
@@ -119,7 +123,7 @@ func (g *guard) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := auth.WithPrincipal(c.Request().Context(), p)
 		ctx, err = authorize(ctx, access, p)
 		if err != nil {
-			return err
+			return toConsoleLogin(c, err)
 		}
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
@@ -132,7 +136,7 @@ func (g *guard) authenticate(c echo.Context) (auth.Principal, error) {
 		return auth.Principal{Subject: AnonymousSubject, Scopes: slices.DeleteFunc(slices.Clone(auth.Scopes),
 			func(s string) bool { return s == auth.ScopeCustomer })}, nil
 	}
-	token, err := bearerToken(c.Request().Header)
+	token, err := requestToken(c)
 	if err != nil {
 		return auth.Principal{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -45,6 +46,50 @@ type AdminPages interface {
 // AdminAccessNote says who may use the admin routes; the console shows it and
 // `shopflow serve` logs it.
 const AdminAccessNote = "a bearer token with the admin scope (locally: bin/shopflow token --role admin)"
+
+// Browsers on the console.
+//
+// A browser that follows a link cannot send an Authorization header, so the console's
+// pages also take the bearer token from a cookie, ConsoleTokenCookie, which the console's
+// sign-in page sets (console.Pages): HttpOnly, SameSite=Strict and limited to /console,
+// so that no script and no other site's page can use it, and the console's forms refuse
+// posts from other origins. Only /console routes read it; the JSON API takes the header
+// only. A console page asked without a token that grants it is redirected to the sign-in
+// page (ConsoleLoginPath), with the reason.
+const (
+	ConsoleTokenCookie = console.TokenCookie
+	ConsoleLoginPath   = console.LoginPath
+	ConsoleLogoutPath  = console.LogoutPath
+)
+
+// consolePage reports whether a request is for the console's pages.
+func consolePage(c echo.Context) bool {
+	return c.Path() == "/console" || strings.HasPrefix(c.Path(), "/console/")
+}
+
+// requestToken returns the request's bearer token: its Authorization header, or on the
+// console's pages the console's cookie when the header is absent.
+func requestToken(c echo.Context) (string, error) {
+	if consolePage(c) && c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+		if ck, err := c.Cookie(ConsoleTokenCookie); err == nil && ck.Value != "" {
+			return ck.Value, nil
+		}
+	}
+	return bearerToken(c.Request().Header)
+}
+
+// toConsoleLogin answers a console page that err (401 or 403) refused with a redirect to
+// the sign-in page, naming the page and the reason; other requests and errors are left
+// to the error handler.
+func toConsoleLogin(c echo.Context, err error) error {
+	var p *Problem
+	if c.Request().Method != http.MethodGet || !consolePage(c) || !errors.As(err, &p) ||
+		(p.Status != http.StatusUnauthorized && p.Status != http.StatusForbidden) {
+		return err
+	}
+	q := url.Values{"next": {c.Request().URL.RequestURI()}, "why": {p.Detail}}
+	return c.Redirect(http.StatusSeeOther, ConsoleLoginPath+"?"+q.Encode())
+}
 
 // RegisterAdminRoutes mounts every operator route — the JSON admin API below and the pages
 // of each AdminPages — in one group. None of them is listed in Routes, so the one guard of

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +261,72 @@ FROM generate_series(2, 100000) AS v`, stream, p.ID, base); err != nil {
 		if st.AtVersion != q.version || st.State.Available != q.version || st.Applied != q.version {
 			t.Errorf("state ?%s: version %d, available %d, %d applied; want %d", q.query, st.AtVersion, st.State.Available, st.Applied, q.version)
 		}
+	}
+}
+
+// A browser on the console's pages hands its token over on the sign-in page, which keeps
+// it in a cookie: the guard reads it on /console routes only, sends a page it refuses to
+// the sign-in page with the reason, and the sign-in form takes no post from another site
+// and no redirect off the console.
+func TestConsoleTokenCookie(t *testing.T) {
+	w := newWriteAPI(t)
+	svc := newAdmin(t, w)
+	pages, err := console.NewPages(svc, api.AdminAccessNote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.RegisterAdminRoutes(w.e, svc, pages)
+	send := func(method, path, cookie string, form url.Values, headers ...string) *httptest.ResponseRecorder {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req := httptest.NewRequest(method, path, body)
+		if form != nil {
+			req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
+		}
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: api.ConsoleTokenCookie, Value: cookie})
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		rec := httptest.NewRecorder()
+		w.e.ServeHTTP(rec, req)
+		return rec
+	}
+	toLogin := func(rec *httptest.ResponseRecorder, next, why string) {
+		t.Helper()
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		if rec.Code != http.StatusSeeOther || loc.Path != api.ConsoleLoginPath || loc.Query().Get("next") != next ||
+			!strings.Contains(loc.Query().Get("why"), why) {
+			t.Errorf("answer %d, Location %q; want the sign-in page for %s saying %q", rec.Code, loc, next, why)
+		}
+	}
+	toLogin(send(http.MethodGet, "/console/read-models", "", nil), "/console/read-models", "bearer token")
+	toLogin(send(http.MethodGet, "/console/streams?type=order", staffToken, nil), "/console/streams?type=order", "admin")
+	if rec := send(http.MethodGet, "/console/read-models", adminToken, nil); rec.Code != http.StatusOK ||
+		!strings.HasPrefix(rec.Header().Get(echo.HeaderContentType), "text/html") {
+		t.Errorf("read models with the admin cookie: %d %s", rec.Code, rec.Header().Get(echo.HeaderContentType))
+	}
+	wantProblem(t, send(http.MethodGet, "/v1/read-models", adminToken, nil), http.StatusUnauthorized) // the API takes headers only
+	if rec := send(http.MethodGet, api.ConsoleLoginPath, "", nil); rec.Code != http.StatusOK {
+		t.Errorf("sign-in page: %d", rec.Code)
+	}
+
+	rec := send(http.MethodPost, api.ConsoleLoginPath, "", url.Values{"token": {adminToken}, "next": {"/console/streams"}}, "Origin", "http://example.com")
+	ck := rec.Result().Cookies()
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/streams" || len(ck) != 1 ||
+		ck[0].Value != adminToken || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || ck[0].Path != "/console" {
+		t.Errorf("sign in: %d, Location %q, cookies %+v", rec.Code, rec.Header().Get("Location"), ck)
+	}
+	if rec := send(http.MethodPost, api.ConsoleLoginPath, "", url.Values{"token": {adminToken}, "next": {"//evil.example/x"}}); rec.Header().Get("Location") != "/console" {
+		t.Errorf("sign in with an off-site next went to %q", rec.Header().Get("Location"))
+	}
+	if rec := send(http.MethodPost, api.ConsoleLoginPath, "", url.Values{"token": {adminToken}}, "Origin", "http://evil.example"); rec.Code != http.StatusForbidden {
+		t.Errorf("sign in posted from another site: %d", rec.Code)
+	}
+	if rec := send(http.MethodPost, "/console/read-models/orders/rebuild", adminToken, url.Values{}, "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
+		t.Errorf("rebuild posted from another site: %d", rec.Code)
 	}
 }

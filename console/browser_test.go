@@ -16,6 +16,7 @@ import (
 	"github.com/shopflow/shopflow/domain/inventory"
 	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/auth"
 	"github.com/shopflow/shopflow/internal/command"
 	"github.com/shopflow/shopflow/internal/testenv"
 )
@@ -112,7 +113,17 @@ func waitText(t *testing.T, ctx context.Context, sel, want string, within time.D
 	}
 }
 
-// The console in a real browser against a real stack: every page loads; an order is
+// signIn pastes a token into the sign-in page shown and submits it.
+func signIn(t *testing.T, ctx context.Context, token string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#token")), chromedp.SetValue(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS("#sign-in"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+}
+
+// The console in a real browser against a real stack: one signs in with an admin token
+// (a token without the admin scope is turned away); every page loads; an order is
 // followed from the overview to its journey, which says why it was rejected; a real dead
 // letter is redriven with a confirmation and seen processed; a rebuild is started from the
 // page and watched until it is done. Each page is saved as a screenshot.
@@ -134,6 +145,22 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	parked := s.parkOrder(rich, product)
 	timings := map[string]time.Duration{}
+
+	t.Run("sign in", func(t *testing.T) {
+		// Without a token every page leads to the sign-in page, which says why; a token
+		// without the admin scope is refused there too; an admin token opens the console.
+		load(t, ctx, s.URL+"/console/dead-letters", "#login-form")
+		if why := text(t, ctx, "#why"); !strings.Contains(why, "bearer token") {
+			t.Errorf("sign-in page without a token says %q", why)
+		}
+		signIn(t, ctx, s.token(auth.ScopeRead))
+		waitText(t, ctx, "#why", "admin", 10*time.Second)
+		shot(t, ctx, dir, "sign-in")
+		signIn(t, ctx, s.token(auth.ScopeAdmin))
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#letters"))); err != nil {
+			t.Fatalf("an admin token did not open the page asked for: %v", err)
+		}
+	})
 
 	t.Run("overview to journey", func(t *testing.T) {
 		timings["overview"] = load(t, ctx, s.URL+"/console", "#recent-orders a[href='/console/orders/"+rejected+"']")

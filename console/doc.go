@@ -23,5 +23,7 @@
 // refreshes itself with server-sent events, and nothing is fetched from the internet.
 //
 // Every console page and admin API route needs a bearer token with the admin scope: the
-// API's one guard (api.Routes) gives every route not listed there api.AdminAccess.
+// API's one guard (api.Routes) gives every route not listed there api.AdminAccess. A
+// browser hands its token over on the sign-in page (login.go), which keeps it in a cookie
+// the guard reads on /console routes only.
 package console

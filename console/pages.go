@@ -44,6 +44,9 @@ func NewPages(svc *Service, access string) (*Pages, error) {
 // Register adds the console's routes with add (api.RegisterAdminRoutes passes its guarded
 // one):
 //
+//	GET  /console/login                            sign in: hand over a bearer token (?next=&why=)
+//	POST /console/login                            token=…&next=… sets TokenCookie
+//	POST /console/logout                           clears it
 //	GET  /console                                  overview (live: /console/overview/live)
 //	GET  /console/streams                          find streams (?q=, ?type=&before=)
 //	GET  /console/streams/{id}                     events (?from_version=&limit=), time travel (?version= | ?at=)
@@ -54,6 +57,9 @@ func NewPages(svc *Service, access string) (*Pages, error) {
 //	GET  /console/read-models                      status and rebuilds
 //	POST /console/read-models/{name}/rebuild       start a rebuild
 func (p *Pages) Register(add func(method, path string, h echo.HandlerFunc)) {
+	add(http.MethodGet, LoginPath, p.login)
+	add(http.MethodPost, LoginPath, p.signIn)
+	add(http.MethodPost, LogoutPath, p.signOut)
 	add(http.MethodGet, "/console", p.overview)
 	add(http.MethodGet, "/console/overview/live", p.live)
 	add(http.MethodGet, "/console/streams", p.streams)

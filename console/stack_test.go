@@ -21,6 +21,7 @@ import (
 	"github.com/shopflow/shopflow/api"
 	"github.com/shopflow/shopflow/console"
 	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/auth"
 	"github.com/shopflow/shopflow/internal/command"
 	"github.com/shopflow/shopflow/internal/elastic"
 	"github.com/shopflow/shopflow/internal/health"
@@ -35,8 +36,11 @@ import (
 // names; relays, reactors and projection workers running; the write, read and admin APIs
 // and the console served on a loopback port.
 type stack struct {
-	t        testing.TB
-	URL      string
+	t   testing.TB
+	URL string
+	// Signer is the stack's token issuer; Token holds every staff scope and admin.
+	Signer   *auth.Signer
+	Token    string
 	Stores   map[string]testenv.EventStore
 	Saga     sagas.Config
 	Producer *kgo.Client
@@ -140,7 +144,16 @@ func (s *stack) sagaGroup(c string) string {
 // serve starts the HTTP server: write, read and admin routes and the console pages.
 func (s *stack) serve(checker *health.Checker, reg *prometheus.Registry, es *elasticsearch.Client, pcfg projections.Config) {
 	t := s.t
-	e := api.New(api.Options{Log: quiet, Health: checker, Registry: reg})
+	var err error
+	if s.Signer, err = auth.NewSigner(); err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := s.Signer.Verifier(context.Background(), auth.Config{Issuer: auth.LocalIssuer, Audience: auth.DefaultAudience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Token = s.token(auth.ScopeCatalog, auth.ScopePayments, auth.ScopeOrders, auth.ScopeRead, auth.ScopeAdmin)
+	e := api.New(api.Options{Log: quiet, Health: checker, Registry: reg, Auth: verifier})
 	h, err := writeHandlers(s.Stores)
 	if err != nil {
 		t.Fatal(err)
@@ -158,9 +171,18 @@ func (s *stack) serve(checker *health.Checker, reg *prometheus.Registry, es *ela
 		t.Fatal(err)
 	}
 	api.RegisterAdminRoutes(e, s.Service, pages)
-	srv := httptest.NewServer(e) // on 127.0.0.1: a loopback client, as the guard wants
+	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
+}
+
+// token mints a token of the stack's issuer with the given scopes.
+func (s *stack) token(scopes ...string) string {
+	tok, err := s.Signer.Mint(auth.TokenSpec{Subject: "console-test", Scopes: scopes})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
 }
 
 // writeHandlers builds the command handlers as `shopflow serve` does.
@@ -189,6 +211,7 @@ func (s *stack) do(method, path, body string, want int, out any, headers ...stri
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.Token)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

@@ -87,7 +87,7 @@ up() {
 Shopflow is up in $((SECONDS - t0))s.
   API            http://$SHOPFLOW_HTTP_ADDR   (GET /healthz, /readyz, /metrics)
   Token          bin/shopflow token --role all   (local signing key in $SHOPFLOW_STATE_DIR/auth; see README "Try it")
-  Console        http://$SHOPFLOW_HTTP_ADDR/console   (loopback clients only until authentication lands)
+  Console        http://$SHOPFLOW_HTTP_ADDR/console   (sign in with the token of: bin/shopflow token --role admin)
   PostgreSQL     $pg  (databases orders, inventory, payments)
   Kafka          $SHOPFLOW_KAFKA_BROKERS
   Elasticsearch  $SHOPFLOW_ES_URLS
