@@ -204,7 +204,9 @@ func registerConsole(e *echo.Echo, cfg config.Config, d *deps, sup *supervisor.S
 	ccfg := console.Config{Brokers: cfg.KafkaBrokers, Kafka: d.kafka, Health: h, Metrics: reg,
 		TraceUIURL: cfg.TraceUIURL, Log: log}
 	for _, c := range cfg.Contexts {
-		ccfg.Contexts = append(ccfg.Contexts, console.Context{Name: c, Store: d.stores[c]})
+		sc := sagaContext(cfg, c) // the relay's name is its topic, the default
+		ccfg.Contexts = append(ccfg.Contexts, console.Context{Name: c, Store: d.stores[c],
+			EventsTopic: sc.EventsTopic, DeadLetterTopic: sc.DeadLetterTopic, ReactorGroup: sc.Group})
 	}
 	if cfg.ReadModels {
 		ccfg.ES, ccfg.Projections = d.es, pcfg
