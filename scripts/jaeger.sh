@@ -120,7 +120,7 @@ start() {
   until ready; do
     if ! pid_alive "$J_PID"; then
       tail -n 40 "$J_LOG" >&2
-      rm -f "$J_PID"
+      rm -f "$J_PID" "$J_RUNNING_STAMP"
       die "jaeger exited during startup; see $J_LOG"
     fi
     if [ $SECONDS -ge $deadline ]; then
