@@ -8,6 +8,8 @@
 #   SHOPFLOW_JAEGER_UI_PORT (16686, the UI and the HTTP query API /api/...)
 #   SHOPFLOW_JAEGER_QUERY_GRPC_PORT (16685, the gRPC query API)
 #   SHOPFLOW_JAEGER_MAX_TRACES (50000, older traces are evicted)  SHOPFLOW_JAEGER_LOG_LEVEL (warn)
+#   SHOPFLOW_JAEGER_UI_ASSETS (dev-tools/jaeger/ui: the page served on the UI port; the Go module
+#   has no Jaeger UI assets, so this is a minimal trace view over the query API)
 #   SHOPFLOW_TOOLS_CACHE (~/.cache/shopflow-tools: built binaries shared by every clone here)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,6 +22,8 @@ export SHOPFLOW_JAEGER_MAX_TRACES="${SHOPFLOW_JAEGER_MAX_TRACES:-50000}"
 export SHOPFLOW_JAEGER_LOG_LEVEL="${SHOPFLOW_JAEGER_LOG_LEVEL:-warn}"
 J_MODULE="$REPO_ROOT/dev-tools/jaeger"
 J_CONFIG="$J_MODULE/config.yaml"
+# The Go module carries no Jaeger UI assets: serve the minimal trace view of dev-tools/jaeger/ui.
+export SHOPFLOW_JAEGER_UI_ASSETS="${SHOPFLOW_JAEGER_UI_ASSETS:-$J_MODULE/ui}"
 J_DIR="$SHOPFLOW_STATE_DIR/jaeger"
 J_BIN="$J_DIR/bin/jaeger"
 J_LOG="$LOG_DIR/jaeger.log"
@@ -76,8 +80,10 @@ build() {
   say "built Jaeger $J_VERSION in $((SECONDS - t0))s (cached in $TOOLS_CACHE)"
 }
 
-# running_stamp identifies what a started Jaeger runs: the binary and the config it was given.
-running_stamp() { echo "$(cat "$J_DIR/bin/.stamp" 2>/dev/null)-$(stamp_of "$J_CONFIG")"; }
+# running_stamp identifies what a started Jaeger runs: the binary, its config and UI page.
+running_stamp() {
+  echo "$(cat "$J_DIR/bin/.stamp" 2>/dev/null)-$(stamp_of "$J_CONFIG" "$SHOPFLOW_JAEGER_UI_ASSETS/index.html")"
+}
 
 # ready: the query API answers and both OTLP receivers listen (receivers start last).
 ready() {
