@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -83,5 +85,25 @@ func TestAuthenticationOffOnlyWhenSaidSo(t *testing.T) {
 	}
 	if rec := request(off, http.MethodGet, "/v1/admin-thing", "", ""); rec.Code != http.StatusOK || rec.Body.String() != api.AnonymousSubject {
 		t.Errorf("auth off, admin route: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// unreachable is an issuer whose keys cannot be fetched.
+type unreachable struct{}
+
+func (unreachable) Verify(context.Context, string) (auth.Principal, error) {
+	return auth.Principal{}, errors.New("fetch the issuer's key set: connection refused")
+}
+
+// A token that cannot be checked because the issuer is unreachable is 503 with
+// Retry-After, not 401: the client did nothing wrong.
+func TestUnreachableIssuerIs503(t *testing.T) {
+	e := api.New(api.Options{Log: slog.New(slog.DiscardHandler), Health: health.NewChecker(time.Second), Registry: prometheus.NewRegistry(),
+		Auth: unreachable{}})
+	api.RegisterReadRoutes(e, &fakeReads{})
+	rec := request(e, http.MethodGet, "/v1/products", staffToken, "")
+	wantProblem(t, rec, http.StatusServiceUnavailable)
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("no Retry-After")
 	}
 }

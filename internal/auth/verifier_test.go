@@ -395,3 +395,26 @@ func TestVerifiedTokensAreRememberedBriefly(t *testing.T) {
 		t.Fatalf("token of a retired key past the TTL: %v", err)
 	}
 }
+
+// An issuer that cannot be reached is not the token's fault: the error does not wrap
+// ErrInvalidToken (the API answers 503), while tokens of keys held keep working.
+func TestUnreachableIssuerIsNotAnInvalidToken(t *testing.T) {
+	known := newSigner(t)
+	is := newIssuer(t, known)
+	v, err := NewVerifier(context.Background(), Config{Issuer: is.name, Audience: "api", MinRefresh: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is.srv.Close()
+	spec := TokenSpec{Issuer: is.name, Audience: "api", Scopes: []string{ScopeRead}}
+	if _, err := v.Verify(context.Background(), mint(t, known, spec)); err != nil {
+		t.Fatalf("token of a held key while the issuer is down: %v", err)
+	}
+	_, err = v.Verify(context.Background(), mint(t, newSigner(t), spec))
+	if err == nil || errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("unknown key while the issuer is down: %v, want a fetch error", err)
+	}
+	if _, err := NewVerifier(context.Background(), Config{Issuer: is.name, Audience: "api"}); err == nil {
+		t.Fatal("NewVerifier with the issuer down succeeded")
+	}
+}
