@@ -418,3 +418,32 @@ func TestUnreachableIssuerIsNotAnInvalidToken(t *testing.T) {
 		t.Fatal("NewVerifier with the issuer down succeeded")
 	}
 }
+
+// What Keycloak, Auth0 and Entra ID publish: RSA keys, Entra's without an alg. RS256 is
+// accepted; PS256 with the same key is not, as it is not configured.
+func TestVerifyAcceptsRS256KeysWithoutAlg(t *testing.T) {
+	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := jwk.Import(raw.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pub.Set(jwk.KeyIDKey, "entra-style")
+	set := jwk.NewSet()
+	_ = set.AddKey(pub)
+	cfg, err := testConfig().withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := newVerifier(context.Background(), cfg, func(context.Context) (jwk.Set, error) { return set, nil }, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), signRaw(t, jwa.RS256(), raw, "entra-style", claims(nil)))
+	if err != nil || !p.Has(ScopeRead) {
+		t.Fatalf("RS256: %+v, %v", p, err)
+	}
+	wantInvalid(t, v, signRaw(t, jwa.PS256(), raw, "entra-style", claims(nil)), "PS256 not configured")
+}
