@@ -52,7 +52,6 @@ func NewPages(svc *Service, access string) (*Pages, error) {
 //	GET  /console/streams/{id}                     events (?from_version=&limit=), time travel (?version= | ?at=)
 //	GET  /console/orders                           ?id= → the order's journey
 //	GET  /console/orders/{id}                      an order's journey
-//	GET  /console/traces/{id}                      a trace's waterfall, from the trace backend
 //	GET  /console/dead-letters                     ?source=
 //	POST /console/dead-letters/{source}/redrive    letters=…&all=1, confirm=yes to do it
 //	GET  /console/read-models                      status and rebuilds
@@ -67,7 +66,6 @@ func (p *Pages) Register(add func(method, path string, h echo.HandlerFunc)) {
 	add(http.MethodGet, "/console/streams/:id", p.stream)
 	add(http.MethodGet, "/console/orders", p.findOrder)
 	add(http.MethodGet, "/console/orders/:id", p.journey)
-	add(http.MethodGet, "/console/traces/:id", p.trace)
 	add(http.MethodGet, "/console/dead-letters", p.deadLetters)
 	add(http.MethodPost, "/console/dead-letters/:source/redrive", p.redrive)
 	add(http.MethodGet, "/console/read-models", p.readModels)
@@ -272,16 +270,6 @@ func (p *Pages) journey(c echo.Context) error {
 		refresh = 2
 	}
 	return p.render(c, http.StatusOK, "journey", page{Title: "Order " + id, Nav: "overview", Refresh: refresh, Data: j})
-}
-
-// trace shows a trace's waterfall.
-func (p *Pages) trace(c echo.Context) error {
-	id := strings.ToLower(c.Param("id"))
-	t, err := p.svc.Trace(c.Request().Context(), id)
-	if err != nil {
-		return p.fail(c, "Trace "+id, "overview", err)
-	}
-	return p.render(c, http.StatusOK, "trace", page{Title: "Trace " + id, Nav: "overview", Data: t})
 }
 
 // deadLettersData is the dead-letters page's data.
