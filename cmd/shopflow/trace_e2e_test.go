@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -218,6 +220,13 @@ func TestOneOrderIsOneTraceInJaeger(t *testing.T) {
 			t.Errorf("trace %s has no append in the %s database", traceID, c)
 		}
 	}
+	// The printed Jaeger URL shows it, in a real browser: every hop of the waterfall.
+	page := traceView(t, jg.Query.TraceURL(traceID))
+	for _, step := range steps {
+		if !strings.Contains(page, step) {
+			t.Errorf("the trace view at %s lacks %q", jg.Query.TraceURL(traceID), step)
+		}
+	}
 	t.Logf("trace %s: %d spans, %s", traceID, len(tr.Spans), jg.Query.TraceURL(traceID))
 }
 
@@ -256,4 +265,45 @@ func hasAppendIn(tr jaegerapi.Trace, db string) bool {
 		}
 	}
 	return false
+}
+
+// traceView opens a trace's page in headless chromium, waits until the waterfall is drawn
+// and returns its text. With SHOPFLOW_SCREENSHOTS_DIR set it saves the page there as
+// order-trace.png (docs/tracing's is made that way). Without chromium the test is skipped,
+// or fails when servers are required (CI=true, make test).
+func traceView(t *testing.T, url string) string {
+	t.Helper()
+	path := cmp.Or(os.Getenv("SHOPFLOW_CHROMIUM"), "chromium")
+	if p, err := exec.LookPath(path); err == nil {
+		path = p
+	} else if testenv.Required() {
+		t.Fatalf("chromium not found (scripts/chromium.sh ensure installs it): %v", err)
+	} else {
+		t.Skipf("chromium not found: %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(1500, 1300), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(".row"))); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#main")))
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	if dir := os.Getenv("SHOPFLOW_SCREENSHOTS_DIR"); dir != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: a PNG
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "order-trace.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return text
 }
