@@ -19,18 +19,27 @@ import (
 // place-order benchmark with tracing off (the baseline) and then on, every span sampled and
 // exported over OTLP to the real Jaeger of the local stack (OTEL_EXPORTER_OTLP_ENDPOINT,
 // else SHOPFLOW_JAEGER_OTLP_URL, else http://127.0.0.1:4318), in the same run.
+//
+// The runs go off, on, on, off (an ABBA order), and each side's figures pool its two runs:
+// a machine that gets busier or quieter during the benchmark then weighs on both sides
+// alike instead of on whichever ran last.
 func benchTracing(ctx context.Context, o options) error {
 	o.rate = sagaRate(o)
 	var off, on sagaResult
 	var offAPI, onAPI appendResult
-	err := withTracing(ctx, false, func() (err error) { off, offAPI, err = sagaAndWriteAPI(ctx, o); return err })
-	if err != nil {
-		return fmt.Errorf("tracing off: %w", err)
-	}
-	quiesce(ctx, o)
-	err = withTracing(ctx, true, func() (err error) { on, onAPI, err = sagaAndWriteAPI(ctx, o); return err })
-	if err != nil {
-		return fmt.Errorf("tracing on: %w", err)
+	for _, tracing := range []bool{false, true, true, false} {
+		var s sagaResult
+		var a appendResult
+		err := withTracing(ctx, tracing, func() (err error) { s, a, err = sagaAndWriteAPI(ctx, o); return err })
+		if err != nil {
+			return fmt.Errorf("tracing %v: %w", tracing, err)
+		}
+		if tracing {
+			on, onAPI = on.pool(s), pool(onAPI, a)
+		} else {
+			off, offAPI = off.pool(s), pool(offAPI, a)
+		}
+		quiesce(ctx, o)
 	}
 	name := fmt.Sprintf("tracing_saga_%dps", o.rate)
 	report(name+"_throughput", on.rate, "orders/s", off.rate)
@@ -47,6 +56,23 @@ func benchTracing(ctx context.Context, o options) error {
 type sagaResult struct {
 	lat  []time.Duration
 	rate float64
+}
+
+// pool adds run r to s: their latencies together, their mean rate.
+func (s sagaResult) pool(r sagaResult) sagaResult {
+	if s.lat == nil {
+		return r
+	}
+	return sagaResult{append(s.lat, r.lat...), (s.rate + r.rate) / 2}
+}
+
+// pool adds run r to a, as sagaResult.pool does.
+func pool(a, r appendResult) appendResult {
+	if a.lat == nil {
+		return r
+	}
+	a.lat, a.rate = append(a.lat, r.lat...), (a.rate+r.rate)/2
+	return a
 }
 
 // sagaAndWriteAPI runs the saga benchmark, then the write API's over HTTP.

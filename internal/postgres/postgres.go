@@ -13,10 +13,10 @@ import (
 // Tracer returns the pgx tracer of Shopflow's pools: exaring/otelpgx, the OpenTelemetry
 // instrumentation the pgx project points to, which records spans only inside a sampled trace
 // (so the relay's and the scanners' background queries add none). It records a span per
-// query and per batch (an append is one batch: its span says which statements it ran), but
-// none per statement within a batch, per statement preparation or per pool acquire: those
-// tripled the spans of an order's trace and their cost under load. It uses the global
-// tracer provider as it is when called.
+// query, but none per batch (Shopflow's only batch is an append, whose "eventstore append"
+// span is the batch's), per statement within a batch, per statement preparation or per pool
+// acquire: those tripled the spans of an order's trace and their cost under load. It uses
+// the global tracer provider as it is when called.
 func Tracer() pgx.QueryTracer {
 	return queryTracer{otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableAcquireTracer())}
 }
@@ -24,8 +24,16 @@ func Tracer() pgx.QueryTracer {
 // queryTracer is otelpgx's tracer without the spans Tracer leaves out.
 type queryTracer struct{ *otelpgx.Tracer }
 
-// TraceBatchQuery records nothing: the batch's own span covers its statements.
+// TraceBatchStart records nothing: the append that sends the batch has its own span.
+func (queryTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+// TraceBatchQuery records nothing (see TraceBatchStart).
 func (queryTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd records nothing (see TraceBatchStart).
+func (queryTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // TracePrepareStart records nothing: preparing is part of the query it serves.
 func (queryTracer) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareStartData) context.Context {
