@@ -78,7 +78,6 @@ func (s *session) consumerOpts() []kgo.Opt {
 			s.forget(ctx, cl, lost)
 		}),
 		kgo.ClientID("shopflow-saga-" + s.r.context),
-		kafka.Tracing(s.r.group),
 	}
 	opts = append(opts, kafka.StaticMember(s.r.cfg.InstanceID)...)
 	if s.r.cfg.ServerSideAssignment {

@@ -69,8 +69,8 @@ func waitSpan(t *testing.T, rec *telemetrytest.Recorder, id trace.TraceID, name 
 }
 
 // One order's saga is one trace: the client's span, the order's append, each context's
-// reaction (child of the record it consumed, itself published under the append that wrote
-// it), down to the OrderConfirmed event, which carries the trace on.
+// reaction (child of the publish of the record it consumed, itself under the append that
+// wrote it), down to the OrderConfirmed event, which carries the trace on.
 func TestAnOrdersSagaIsOneTrace(t *testing.T) {
 	rec := telemetrytest.Record(t)
 	w := newWorld(t, worldOpts{})
@@ -85,9 +85,9 @@ func TestAnOrdersSagaIsOneTrace(t *testing.T) {
 	w.waitStatus(res.ID, order.StatusConfirmed)
 	id := client.SpanContext().TraceID()
 	want := map[string][]string{ // each reaction: its span and what led to it, nearest first
-		"inventory react " + order.TypeOrderPlaced:           {"receive", "publish", "eventstore append", "client"},
-		"payments react " + inventory.TypeOrderStockReserved: {"receive", "publish", "eventstore append", "inventory react " + order.TypeOrderPlaced},
-		"orders react " + payment.TypePaymentCaptured:        {"receive", "publish", "eventstore append", "payments react " + inventory.TypeOrderStockReserved},
+		"inventory react " + order.TypeOrderPlaced:           {"publish", "eventstore append", "client"},
+		"payments react " + inventory.TypeOrderStockReserved: {"publish", "eventstore append", "inventory react " + order.TypeOrderPlaced},
+		"orders react " + payment.TypePaymentCaptured:        {"publish", "eventstore append", "payments react " + inventory.TypeOrderStockReserved},
 	}
 	for name, ancestors := range want {
 		s := waitSpan(t, rec, id, name)

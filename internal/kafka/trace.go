@@ -17,9 +17,10 @@ import (
 // child of the trace context in its headers, that becomes the record's Context. group names
 // the consumer group on the consumer spans ("" for a producer).
 //
-// The tracer provider is the global one when the client is built. Give it only to clients
-// whose records belong to a live trace (the relay's producer, the reactors, the projection
-// workers), not to replays such as a rebuild, which would add spans to old traces.
+// The tracer provider is the global one when the client is built. Shopflow gives it to the
+// producers whose records belong to a live trace (the relays', the reactors' dead-letter
+// producers); its consumers read the trace context from the headers themselves (see
+// SpanContext) instead of recording a receive span per record.
 func Tracing(group string) kgo.Opt {
 	opts := []kotel.TracerOpt{kotel.TracerPropagator(telemetry.Propagator)}
 	if group != "" {
