@@ -9,6 +9,9 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -115,22 +118,81 @@ func (o *object) value(name string, required bool) json.RawMessage {
 	return v
 }
 
-// String reads a string member ("" if absent or null).
+// String reads a string member ("" if absent or null). It must be valid UTF-8 (JSON
+// decoding would silently turn bad bytes into U+FFFD) and hold no NUL character, which no
+// database text column takes.
 func (o *object) String(name string, required bool) string {
 	var s string
-	if v := o.value(name, required); v != nil && json.Unmarshal(v, &s) != nil {
+	v := o.value(name, required)
+	switch {
+	case v == nil:
+	case !utf8.Valid(v):
+		o.d.bad(o.field(name), "must be valid UTF-8")
+	case json.Unmarshal(v, &s) != nil:
 		o.d.bad(o.field(name), "must be a string")
+	case strings.ContainsRune(s, 0):
+		s = ""
+		o.d.bad(o.field(name), "must not contain the NUL character (U+0000)")
 	}
 	return s
 }
 
-// Int reads an integer member (0 if absent or null).
+// Int reads an integer member (0 if absent or null). As in JSON Schema, a number with a
+// zero fraction or an exponent is an integer too (27.0, 1e3) when it is one exactly.
 func (o *object) Int(name string, required bool) int64 {
-	var n int64
-	if v := o.value(name, required); v != nil && json.Unmarshal(v, &n) != nil {
+	v := o.value(name, required)
+	if v == nil {
+		return 0
+	}
+	n, ok := integer(v)
+	if !ok {
 		o.d.bad(o.field(name), "must be an integer from -2^63 to 2^63-1")
 	}
 	return n
+}
+
+// integer returns the JSON number raw as an int64 if it is exactly an integer in range. It
+// works on the decimal digits, so a number such as 1e999999999 costs no big arithmetic.
+func integer(raw json.RawMessage) (int64, bool) {
+	raw = bytes.Trim(raw, " \t\r\n")    // JSON's whitespace
+	if len(raw) == 0 || raw[0] == '"' { // json.Number would take a string holding a number
+		return 0, false
+	}
+	var num json.Number
+	if json.Unmarshal(raw, &num) != nil || num == "" {
+		return 0, false
+	}
+	s := num.String()
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
+	mantissa, exponent, _ := strings.Cut(strings.ToLower(s), "e")
+	whole, fraction, _ := strings.Cut(mantissa, ".")
+	exp := 0
+	if exponent != "" {
+		e, err := strconv.Atoi(exponent)
+		if err != nil {
+			return 0, false // an exponent beyond int: not an int64 (zero mantissas aside)
+		}
+		exp = e
+	}
+	digits := strings.TrimLeft(whole+fraction, "0")
+	exp -= len(fraction)
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits, exp = digits[:len(digits)-1], exp+1
+	}
+	switch {
+	case digits == "":
+		return 0, true
+	case exp < 0 || len(digits)+exp > 19:
+		return 0, false
+	}
+	n, err := strconv.ParseInt(sign+digits+strings.Repeat("0", exp), 10, 64)
+	return n, err == nil
 }
 
 // Objects reads an array of objects (nil if absent or null). The caller reads each
