@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -275,9 +276,14 @@ type queryParams struct {
 	invalid []FieldError
 }
 
-// newQueryParams starts reading; any parameter not in known is bad.
+// newQueryParams starts reading; any parameter not in known is bad, and so is a query
+// string Go's parser would read only in part (a ";" or a bad %-escape makes it drop a
+// parameter silently).
 func newQueryParams(c echo.Context, known ...string) *queryParams {
 	p := &queryParams{c: c}
+	if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
+		p.invalid = append(p.invalid, FieldError{Field: "query", Reason: "is not a valid query string: " + err.Error()})
+	}
 	for _, name := range sortedKeys(c.QueryParams()) {
 		if !slices.Contains(known, name) {
 			p.bad(name, "is not a known parameter (known: "+strings.Join(known, ", ")+")")

@@ -141,7 +141,7 @@ func pageSize(size int) int {
 func (q OrderQuery) fingerprint() string {
 	statuses := slices.Sorted(slices.Values(q.Statuses))
 	return fingerprint("orders", q.Text, statuses, q.CustomerID, q.MinTotalCents, q.MaxTotalCents,
-		q.CreatedFrom, q.CreatedTo, q.sortName())
+		epochMillis(q.CreatedFrom, true), epochMillis(q.CreatedTo, false), q.sortName())
 }
 
 func (q ProductQuery) fingerprint() string {
@@ -157,7 +157,7 @@ func (q OrderQuery) body(spec sortSpec, size int) map[string]any {
 	if r := bounds(q.MinTotalCents, q.MaxTotalCents); r != nil {
 		filters = append(filters, map[string]any{"range": map[string]any{"total_cents": r}})
 	}
-	if r := bounds(q.CreatedFrom, q.CreatedTo); r != nil {
+	if r := bounds(epochMillis(q.CreatedFrom, true), epochMillis(q.CreatedTo, false)); r != nil {
 		filters = append(filters, map[string]any{"range": map[string]any{"placed_at": r}})
 	}
 	body := searchBody(textQuery(q.Text, orderTextFields, filters), spec, size, q.After)
@@ -199,6 +199,22 @@ func textQuery(text string, fields []string, filters []any) map[string]any {
 
 func term(field string, value any) map[string]any {
 	return map[string]any{"term": map[string]any{field: value}}
+}
+
+// epochMillis returns t as milliseconds since the epoch (nil for nil), rounded up for a lower
+// bound and down for an upper one, so that the inclusive range keeps its meaning at
+// millisecond precision. Elasticsearch reads numbers as epoch_millis on date fields; a date
+// string would need its UTC offset within ±18:00 and its year within 0000–9999 after the
+// offset is applied, which RFC 3339 and Go's parser do not promise.
+func epochMillis(t *time.Time, up bool) *int64 {
+	if t == nil {
+		return nil
+	}
+	ms := t.UnixMilli()
+	if up && t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return &ms
 }
 
 // bounds returns an inclusive range clause, nil when unbounded.
