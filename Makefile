@@ -4,7 +4,7 @@ GO    ?= go
 # -race: this is concurrent code first of all; the detector costs about a minute here.
 GOTEST_FLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: up down status logs clean test unit bench chaos build vet fmt infra
+.PHONY: up down status logs clean test unit bench chaos build vet fmt infra fuzz
 
 up: ## install and start Postgres, Kafka, Elasticsearch, Jaeger and shopflow; wait until healthy
 	@scripts/stack.sh up
@@ -25,8 +25,17 @@ clean: down ## stop everything and wipe all local state (data, logs, built jars)
 infra: ## start only the servers the tests need
 	@scripts/stack.sh infra
 
-test: ## every test, unit and integration, against the real servers (started if needed)
+# Seconds each fuzz target runs in `make test` (its seed corpus runs with the tests anyway).
+FUZZ_SMOKE ?= 3s
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 10m
+
+test: ## every test, unit and integration, against the real servers (started if needed); a short fuzz run
 	@SHOPFLOW_REQUIRE_SERVERS=true scripts/stack.sh run $(GO) test $(GOTEST_FLAGS) ./...
+	@SHOPFLOW_REQUIRE_SERVERS=true scripts/stack.sh run scripts/fuzz.sh $(FUZZ_SMOKE)
+
+fuzz: ## every Go fuzz target for FUZZTIME (10m) each, against the real servers
+	@SHOPFLOW_REQUIRE_SERVERS=true scripts/stack.sh run scripts/fuzz.sh $(FUZZTIME)
 
 unit: ## tests that need no server (integration tests skip when servers are down)
 	$(GO) test -count=1 -short ./...
