@@ -303,7 +303,7 @@ func (s *session) handle(ctx, abortCtx context.Context, rec *kgo.Record) error {
 			return abortCtx.Err()
 		}
 		s.r.metrics.retries.Inc()
-		s.r.log.Warn("reaction failed; retrying", "topic", rec.Topic, "partition", rec.Partition,
+		s.r.log.WarnContext(recordContext(ctx, rec), "reaction failed; retrying", "topic", rec.Topic, "partition", rec.Partition,
 			"offset", rec.Offset, "err", err, "backoff", backoff)
 		if err := sleep(abortCtx, backoff); err != nil {
 			return err
@@ -337,7 +337,7 @@ func (s *session) sendToDeadLetter(ctx context.Context, rec *kgo.Record, cause e
 	}
 	s.r.metrics.deadLettered.Inc()
 	s.r.metrics.processed(OutcomeDeadLettered)
-	s.r.log.Error("message dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
+	s.r.log.ErrorContext(recordContext(ctx, rec), "message dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
 		"offset", rec.Offset, "dead_letter_topic", s.r.deadLetter, "err", cause)
 	return nil
 }

@@ -1,7 +1,11 @@
 package sagas_test
 
 import (
+	"bytes"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,6 +163,8 @@ func TestAGroupCommitLinksEveryOrdersTrace(t *testing.T) {
 func TestARedrivenDeadLetterStaysInItsTrace(t *testing.T) {
 	rec := telemetrytest.Record(t)
 	w := newWorld(t, worldOpts{partitions: 1})
+	logs := &lockedBuffer{}
+	w.cfg.Log = slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, nil)))
 	w.start()
 	producer := testenv.Kafka(t, append(eventstore.ProducerOpts(), kafka.Tracing(""))...)
 	pctx, client := rec.Start(ctx(t), "client")
@@ -176,6 +182,10 @@ func TestARedrivenDeadLetterStaysInItsTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitLetters(w.cfg.Inventory.DeadLetterTopic, 2)
+	// The on-call engineer finds the trace from the log line.
+	if l := logs.String(); !strings.Contains(l, `"msg":"message dead-lettered"`) || !strings.Contains(l, `"trace_id":"`+id.String()+`"`) {
+		t.Errorf("the dead-letter log does not name the record's trace %v:\n%s", id, l)
+	}
 	eventually(t, 30*time.Second, "two failed reactions in the trace", func() bool {
 		n := 0
 		for _, s := range inTrace(rec, id) {
@@ -185,4 +195,22 @@ func TestARedrivenDeadLetterStaysInItsTrace(t *testing.T) {
 		}
 		return n == 2
 	})
+}
+
+// lockedBuffer is a bytes.Buffer safe for the reactors' concurrent logging.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
