@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -316,6 +317,16 @@ func (p *queryParams) one(name string) string {
 	return values[0]
 }
 
+// typed returns the single value of a parameter that has a type beyond text ("" if
+// absent); given but empty ("size=") is bad, not taken as absent.
+func (p *queryParams) typed(name string) string {
+	s := p.one(name)
+	if s == "" && len(p.c.QueryParams()[name]) == 1 {
+		p.bad(name, "must not be empty; leave the parameter out instead")
+	}
+	return s
+}
+
 // pathID reads the :id path parameter, which must be a UUID, and returns it canonical.
 func (p *queryParams) pathID() string {
 	id, err := uuid.Parse(p.c.Param("id"))
@@ -335,7 +346,7 @@ func (p *queryParams) text(name string) string {
 }
 
 func (p *queryParams) int(name string, lo, hi int64) *int64 {
-	s := p.one(name)
+	s := p.typed(name)
 	if s == "" {
 		return nil
 	}
@@ -355,7 +366,7 @@ func (p *queryParams) size() int {
 }
 
 func (p *queryParams) bool(name string) *bool {
-	s := p.one(name)
+	s := p.typed(name)
 	if s == "" {
 		return nil
 	}
@@ -368,7 +379,7 @@ func (p *queryParams) bool(name string) *bool {
 }
 
 func (p *queryParams) time(name string) *time.Time {
-	s := p.one(name)
+	s := p.typed(name)
 	if s == "" {
 		return nil
 	}
@@ -380,13 +391,17 @@ func (p *queryParams) time(name string) *time.Time {
 	return &t
 }
 
+// waitForm is the form of a wait the OpenAPI document declares: 0, milliseconds or seconds,
+// at most 10s (MaxReadWait).
+var waitForm = regexp.MustCompile(`^(0|[0-9]{1,4}ms|10000ms|[0-9](\.[0-9]{1,3})?s|10s)$`)
+
 func (p *queryParams) duration(name string, most time.Duration) *time.Duration {
-	s := p.one(name)
+	s := p.typed(name)
 	if s == "" {
 		return nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 || d > most {
+	if err != nil || d < 0 || d > most || !waitForm.MatchString(s) {
 		p.bad(name, fmt.Sprintf("must be a duration from 0s to %s, such as 500ms or 2s", most))
 		return nil
 	}
@@ -394,7 +409,7 @@ func (p *queryParams) duration(name string, most time.Duration) *time.Duration {
 }
 
 func (p *queryParams) uuid(name string) string {
-	s := p.one(name)
+	s := p.typed(name)
 	if s == "" {
 		return ""
 	}
@@ -407,7 +422,7 @@ func (p *queryParams) uuid(name string) string {
 }
 
 func (p *queryParams) enum(name string, allowed []string) string {
-	s := p.one(name)
+	s := p.typed(name)
 	if s != "" && !slices.Contains(allowed, s) {
 		p.bad(name, "must be one of "+strings.Join(allowed, ", "))
 	}
@@ -432,7 +447,7 @@ func (p *queryParams) list(name string, allowed []string) []string {
 }
 
 func (p *queryParams) cursor() *projections.Cursor {
-	s := p.one("cursor")
+	s := p.typed("cursor")
 	if s == "" {
 		return nil
 	}

@@ -362,7 +362,7 @@ func idempotencyKey(h http.Header) (string, error) {
 		return "", nil
 	}
 	key := strings.TrimSpace(values[0])
-	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
+	if len(key) > 2 && key[0] == '"' && key[len(key)-1] == '"' {
 		key = key[1 : len(key)-1]
 	}
 	reason := ""
