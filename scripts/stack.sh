@@ -133,6 +133,9 @@ run() {
   # The console's browser tests drive Debian's chromium.
   SHOPFLOW_CHROMIUM="$("$S/chromium.sh" ensure)"
   export SHOPFLOW_CHROMIUM
+  # The OpenAPI conformance test (cmd/shopflow) runs schemathesis, from a venv of its own.
+  SHOPFLOW_SCHEMATHESIS="$("$S/schemathesis.sh" ensure)"
+  export SHOPFLOW_SCHEMATHESIS
   cd "$REPO_ROOT"
   exec "$@"
 }
