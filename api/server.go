@@ -86,7 +86,7 @@ func New(opts Options) *echo.Echo {
 	opts.Timeouts.apply(e.Server)
 	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = ErrorHandler(opts.Log)
-	e.Use(traced()...)
+	e.Use(traced())
 	e.Use(middleware.RequestID(), observe(opts.Log, opts.Registry))
 	e.Use(recoverPanics(opts.Log), middleware.BodyLimit(MaxBodyBytes))
 	g := &guard{verifier: opts.Auth, disabled: opts.AuthDisabled, limits: newRateLimiter(opts.RateLimits, opts.Registry)}

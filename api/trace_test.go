@@ -1,14 +1,21 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopflow/shopflow/api"
 	"github.com/shopflow/shopflow/internal/command"
@@ -102,5 +109,49 @@ func TestWithTracingOffTheCallersTraceContextStillReachesTheEvents(t *testing.T)
 		if e.Metadata.TraceParent != caller {
 			t.Errorf("event %s carries %q, want the caller's %q", e.Type, e.Metadata.TraceParent, caller)
 		}
+	}
+}
+
+// The server span records the status sent, after the error handler has answered: a 503
+// marks the span as failed, a 401 refused before any handler ran is still traced with its
+// route, and the operational routes are not traced at all.
+func TestTheServerSpanRecordsTheStatusSent(t *testing.T) {
+	rec := telemetrytest.Record(t)
+	e := api.New(withAuth(api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Health: health.NewChecker(time.Second), Registry: prometheus.NewRegistry()}))
+	e.GET("/v1/orders/:id", func(echo.Context) error { return fmt.Errorf("read orders: %w", context.DeadlineExceeded) })
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{staffToken, http.StatusServiceUnavailable}, {"", http.StatusUnauthorized}} {
+		req := httptest.NewRequest(http.MethodGet, "/v1/orders/o-1", nil)
+		if tc.token != "" {
+			req.Header.Set(echo.HeaderAuthorization, "Bearer "+tc.token)
+		}
+		res := httptest.NewRecorder()
+		e.ServeHTTP(res, req)
+		if res.Code != tc.want {
+			t.Fatalf("status %d, want %d: %s", res.Code, tc.want, res.Body)
+		}
+	}
+	spans := rec.Named("GET /v1/orders/:id")
+	if len(spans) != 2 {
+		t.Fatalf("%d spans named after the route, want 2: %v", len(spans), rec.Spans())
+	}
+	for i, want := range []struct {
+		status string
+		code   codes.Code
+	}{{"503", codes.Error}, {"401", codes.Unset}} {
+		s := spans[i]
+		if got := telemetrytest.Attr(s, "http.response.status_code"); got != want.status || s.Status.Code != want.code {
+			t.Errorf("span %d: status_code %s, span status %v; want %s, %v", i, got, s.Status.Code, want.status, want.code)
+		}
+		if telemetrytest.Attr(s, "http.route") != "/v1/orders/:id" || s.SpanKind != trace.SpanKindServer {
+			t.Errorf("span %d: route %q kind %v", i, telemetrytest.Attr(s, "http.route"), s.SpanKind)
+		}
+	}
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if n := len(rec.Spans()); n != 2 {
+		t.Errorf("%d spans after GET /healthz, want it untraced", n)
 	}
 }
