@@ -20,13 +20,13 @@ import (
 // exported over OTLP to the real Jaeger of the local stack (OTEL_EXPORTER_OTLP_ENDPOINT,
 // else SHOPFLOW_JAEGER_OTLP_URL, else http://127.0.0.1:4318), in the same run.
 //
-// The runs go off, on, on, off (an ABBA order), and each side's figures pool its two runs:
-// a machine that gets busier or quieter during the benchmark then weighs on both sides
-// alike instead of on whichever ran last.
+// The runs go off, on, on, off (an ABBA order), and each side's figures pool its runs: a
+// machine that gets busier or quieter during the benchmark then weighs on both sides alike
+// instead of on whichever ran last. The write API's runs are short, so its figure is the
+// more sensitive to a burst of other work: it gets four more runs, on, off, off, on.
 func benchTracing(ctx context.Context, o options) error {
 	o.rate = sagaRate(o)
-	var off, on sagaResult
-	var offAPI, onAPI appendResult
+	var saga, api [2]pooled // indexed by tracing on (1) or off (0)
 	for _, tracing := range []bool{false, true, true, false} {
 		var s sagaResult
 		var a appendResult
@@ -34,21 +34,21 @@ func benchTracing(ctx context.Context, o options) error {
 		if err != nil {
 			return fmt.Errorf("tracing %v: %w", tracing, err)
 		}
-		if tracing {
-			on, onAPI = on.pool(s), pool(onAPI, a)
-		} else {
-			off, offAPI = off.pool(s), pool(offAPI, a)
-		}
+		saga[boolInt(tracing)].add(s.lat, s.rate)
+		api[boolInt(tracing)].add(a.lat, a.rate)
 		quiesce(ctx, o)
 	}
-	name := fmt.Sprintf("tracing_saga_%dps", o.rate)
-	report(name+"_throughput", on.rate, "orders/s", off.rate)
-	report(name+"_settle_p50", percentile(on.lat, 50), "ms", percentile(off.lat, 50))
-	report(name+"_settle_p99", percentile(on.lat, 99), "ms", percentile(off.lat, 99))
-	name = fmt.Sprintf("tracing_write_api_place_order_c%d", writeAPIWorkers)
-	report(name+"_throughput", onAPI.rate, "orders/s", offAPI.rate)
-	report(name+"_latency_p50", percentile(onAPI.lat, 50), "ms", percentile(offAPI.lat, 50))
-	report(name+"_latency_p99", percentile(onAPI.lat, 99), "ms", percentile(offAPI.lat, 99))
+	for _, tracing := range []bool{true, false, false, true} {
+		var a appendResult
+		err := withTracing(ctx, tracing, func() (err error) { a, err = writeAPI(ctx, o); return err })
+		if err != nil {
+			return fmt.Errorf("tracing %v: %w", tracing, err)
+		}
+		api[boolInt(tracing)].add(a.lat, a.rate)
+		quiesce(ctx, o)
+	}
+	saga[1].report(fmt.Sprintf("tracing_saga_%dps", o.rate), "settle", saga[0])
+	api[1].report(fmt.Sprintf("tracing_write_api_place_order_c%d", writeAPIWorkers), "latency", api[0])
 	return nil
 }
 
@@ -58,21 +58,31 @@ type sagaResult struct {
 	rate float64
 }
 
-// pool adds run r to s: their latencies together, their mean rate.
-func (s sagaResult) pool(r sagaResult) sagaResult {
-	if s.lat == nil {
-		return r
-	}
-	return sagaResult{append(s.lat, r.lat...), (s.rate + r.rate) / 2}
+// pooled is several runs of one benchmark: their latencies together and their mean rate.
+type pooled struct {
+	lat  []time.Duration
+	rate float64 // the sum of the runs' rates
+	runs int
 }
 
-// pool adds run r to a, as sagaResult.pool does.
-func pool(a, r appendResult) appendResult {
-	if a.lat == nil {
-		return r
+func (p *pooled) add(lat []time.Duration, rate float64) {
+	p.lat, p.rate, p.runs = append(p.lat, lat...), p.rate+rate, p.runs+1
+}
+
+func (p *pooled) meanRate() float64 { return p.rate / float64(max(p.runs, 1)) }
+
+// report prints p's throughput and latency percentiles against baseline's.
+func (p *pooled) report(name, latency string, baseline pooled) {
+	report(name+"_throughput", p.meanRate(), "orders/s", baseline.meanRate())
+	report(name+"_"+latency+"_p50", percentile(p.lat, 50), "ms", percentile(baseline.lat, 50))
+	report(name+"_"+latency+"_p99", percentile(p.lat, 99), "ms", percentile(baseline.lat, 99))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	a.lat, a.rate = append(a.lat, r.lat...), (a.rate+r.rate)/2
-	return a
+	return 0
 }
 
 // sagaAndWriteAPI runs the saga benchmark, then the write API's over HTTP.
@@ -86,9 +96,14 @@ func sagaAndWriteAPI(ctx context.Context, o options) (sagaResult, appendResult, 
 	if err != nil {
 		return sagaResult{}, appendResult{}, err
 	}
-	customer, product := "0193a1c4-6f1e-7b7a-9f55-3c2a1d9e8b71", "0193a1c4-6f1e-7b7a-9f55-3c2a1d9e8b72"
-	api, err := runPlaceOrders(ctx, o, httpPlaceOrder(ctx, customer, product))
+	api, err := writeAPI(ctx, o)
 	return sagaResult{lat, rate}, api, err
+}
+
+// writeAPI runs the write API's place-order benchmark over HTTP.
+func writeAPI(ctx context.Context, o options) (appendResult, error) {
+	customer, product := "0193a1c4-6f1e-7b7a-9f55-3c2a1d9e8b71", "0193a1c4-6f1e-7b7a-9f55-3c2a1d9e8b72"
+	return runPlaceOrders(ctx, o, httpPlaceOrder(ctx, customer, product))
 }
 
 // withTracing runs fn with the global tracer provider exporting every span to Jaeger (on),
