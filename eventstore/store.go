@@ -159,8 +159,8 @@ type IdempotencyRecord struct {
 
 // UniqueValue is a value that at most one stream may hold, such as a product's SKU. Scope
 // names the kind of value, "<aggregate>.<field>" (e.g. "product.sku"); Value is compared
-// exactly, so the claimant normalises it first (trimmed, lower-cased, …). A claim is never
-// released.
+// exactly, so the claimant normalises it first (trimmed, lower-cased, …). A claim is
+// released only by a Write's Release (a forgotten customer's email).
 type UniqueValue struct {
 	Scope    string
 	Value    string
@@ -181,6 +181,9 @@ type Write struct {
 	// in one transaction: any one already processed fails the whole write with
 	// ErrAlreadyProcessed.
 	Inboxes []InboxEntry
+	// Release deletes the claims of each value's Scope held by its StreamID (Value is not
+	// used); claims that do not exist are not an error.
+	Release []UniqueValue
 }
 
 // Append appends events to one stream at expectedVersion and returns the stream's new
@@ -267,6 +270,11 @@ func (w Write) validate() error {
 		}
 		claimed[key] = true
 	}
+	for i, r := range w.Release {
+		if r.Scope == "" || r.StreamID == "" {
+			errs = append(errs, fmt.Errorf("release[%d]: scope and stream id are required", i))
+		}
+	}
 	for i, a := range w.Appends {
 		switch {
 		case a.StreamID == "" || a.StreamType == "":
@@ -315,6 +323,9 @@ func (w Write) batch() (*pgx.Batch, map[string]int64, error) {
 	}
 	for _, u := range w.Unique {
 		b.Queue(`INSERT INTO unique_values (scope, value, stream_id) VALUES ($1, $2, $3)`, u.Scope, u.Value, u.StreamID)
+	}
+	for _, r := range w.Release {
+		b.Queue(`DELETE FROM unique_values WHERE scope = $1 AND stream_id = $2`, r.Scope, r.StreamID)
 	}
 	versions := make(map[string]int64, len(w.Appends))
 	for _, a := range w.Appends {

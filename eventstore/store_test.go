@@ -2,6 +2,8 @@ package eventstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -397,7 +399,7 @@ func TestMigrationClaimsTheValuesOfExistingStreams(t *testing.T) {
 	registered("product-1", "ProductRegistered", `{"sku":" SH-1 "}`)
 	registered("product-2", "ProductRegistered", `{"sku":"sh-1"}`) // a duplicate from before
 	registered("account-1", "AccountOpened", `{"email":"Ada@Example.com"}`)
-	if err := eventstore.Migrate(url); err != nil {
+	if err := eventstore.MigrateTo(url, 5); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Write(ctx, create("product-3", claim("product.sku", "sh-1", "product-3")))
@@ -407,6 +409,36 @@ func TestMigrationClaimsTheValuesOfExistingStreams(t *testing.T) {
 	}
 	if _, err := s.Write(ctx, create("account-2", claim("account.email", "ada@example.com", "account-2"))); !errors.Is(err, eventstore.ErrValueTaken) {
 		t.Fatalf("claiming an email registered before the migration: %v, want ErrValueTaken", err)
+	}
+	// Migration 0006 turns the email claims into SHA-256 digests: no address stays in clear.
+	if err := eventstore.Migrate(url); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("ada@example.com"))
+	if _, err := s.Write(ctx, create("account-3", claim("account.email", hex.EncodeToString(sum[:]), "account-3"))); !errors.Is(err, eventstore.ErrValueTaken) {
+		t.Fatalf("claiming the digest of an email registered before migration 0006: %v, want ErrValueTaken", err)
+	}
+	var clear int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM unique_values WHERE value LIKE '%@%'`).Scan(&clear); err != nil || clear != 0 {
+		t.Fatalf("claims holding an address in clear after migration 0006: %d (%v)", clear, err)
+	}
+}
+
+// Write.Release deletes a stream's claim of a scope, in the write's transaction: the value
+// may be claimed again.
+func TestReleaseFreesAClaim(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Write(ctx, create("account-1", claim("account.email", "digest", "account-1"))); err != nil {
+		t.Fatal(err)
+	}
+	release := eventstore.Write{Appends: []eventstore.StreamAppend{{StreamID: "account-1", StreamType: "product", ExpectedVersion: 1,
+		Events: []eventstore.EventData{ev("CustomerForgotten", 2)}}}, Release: []eventstore.UniqueValue{{Scope: "account.email", StreamID: "account-1"}}}
+	if _, err := s.Write(ctx, release); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, create("account-2", claim("account.email", "digest", "account-2"))); err != nil {
+		t.Fatalf("claiming a released value: %v", err)
 	}
 }
 
