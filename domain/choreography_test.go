@@ -173,8 +173,8 @@ func TestOneRegistryForAllContexts(t *testing.T) {
 	order.Register(r)
 	inventory.Register(r)
 	payment.Register(r)
-	if n := len(r.Types()); n != 21 {
-		t.Errorf("%d types registered, want 21", n)
+	if n := len(r.Types()); n != 22 {
+		t.Errorf("%d types registered, want 22", n)
 	}
 	w := newWorld(t, 1000)
 	w.reserve()

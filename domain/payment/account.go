@@ -44,10 +44,13 @@ type Payment struct {
 // have no payment stream — are remembered by the account itself, per order:
 // that legacy part never grows.
 type Account struct {
-	root    domain.Root
-	name    string
-	email   string
-	balance int64
+	root domain.Root
+	// name and email are as AccountOpened recorded them: sealed (or, for accounts opened
+	// before sealing, clear); empty once forgotten.
+	name      string
+	email     string
+	forgotten bool
+	balance   int64
 	// moved is set by PaymentRecordsMoved: later payment events are remembered by the
 	// orders' payment streams, not here.
 	moved  bool
@@ -99,11 +102,15 @@ func (a *Account) Changes() []domain.Event { return a.root.Changes() }
 // MarkCommitted forgets the recorded changes after a successful append.
 func (a *Account) MarkCommitted() { a.root.MarkCommitted() }
 
-// Name returns the customer's name.
+// Name returns the customer's name as recorded: sealed (see [OpenSealed]) or, for an
+// account opened before sealing, clear; empty once the customer is forgotten.
 func (a *Account) Name() string { return a.name }
 
-// Email returns the customer's email address.
+// Email returns the customer's email address as recorded, like Name.
 func (a *Account) Email() string { return a.email }
+
+// Forgotten reports whether the customer was forgotten ([CustomerForgotten]).
+func (a *Account) Forgotten() bool { return a.forgotten }
 
 // BalanceCents returns the available balance in minor units.
 func (a *Account) BalanceCents() int64 { return a.balance }
@@ -150,6 +157,9 @@ func (a *Account) applyChange(e domain.Event) error {
 		return a.owns(e.CustomerID)
 	case PaymentRecordsMoved:
 		a.moved = true
+		return a.owns(e.CustomerID)
+	case CustomerForgotten:
+		a.name, a.email, a.forgotten = "", "", true
 		return a.owns(e.CustomerID)
 	case PaymentCaptured:
 		a.balance -= e.AmountCents

@@ -18,6 +18,7 @@ type accountState struct {
 	Email        string `json:"email"`
 	BalanceCents int64  `json:"balance_cents"`
 	Moved        bool   `json:"payment_records_moved"`
+	Forgotten    bool   `json:"forgotten,omitempty"`
 	// Legacy is what the account remembers per order from before PaymentRecordsMoved.
 	Legacy map[string]Payment `json:"legacy_payments,omitempty"`
 }
@@ -29,7 +30,8 @@ func (a *Account) Snapshot() ([]byte, error) {
 	if len(a.root.Changes()) > 0 {
 		return nil, fmt.Errorf("account %s: snapshot with uncommitted changes", a.ID())
 	}
-	return json.Marshal(accountState{Name: a.name, Email: a.email, BalanceCents: a.balance, Moved: a.moved, Legacy: a.legacy})
+	return json.Marshal(accountState{Name: a.name, Email: a.email, BalanceCents: a.balance, Moved: a.moved,
+		Forgotten: a.forgotten, Legacy: a.legacy})
 }
 
 // Restore rebuilds account id at stream version version from a state that
@@ -41,7 +43,7 @@ func Restore(id string, version int64, state []byte) (*Account, error) {
 	if err := json.Unmarshal(state, &s); err != nil || id == "" || version < 1 {
 		return nil, fmt.Errorf("restore account %q at version %d: %w (%v)", id, version, domain.ErrInvalidHistory, err)
 	}
-	a := &Account{name: s.Name, email: s.Email, balance: s.BalanceCents, moved: s.Moved, legacy: s.Legacy}
+	a := &Account{name: s.Name, email: s.Email, forgotten: s.Forgotten, balance: s.BalanceCents, moved: s.Moved, legacy: s.Legacy}
 	a.root.Restore(id, version)
 	return a, nil
 }

@@ -173,3 +173,41 @@ func TestAdvanceEqualsLoadingTheWholeHistory(t *testing.T) {
 	}
 	domaintest.CheckAdvance(t, history, Load, (*Account).Advance, func(a *Account) error { return a.Deposit(1) })
 }
+
+func TestOpenSealedRecordsOnlySealedValuesAndForgetClearsThem(t *testing.T) {
+	seal := func(field, value string) (string, error) { return "sealed(" + field + ")", nil }
+	if _, err := OpenSealed("c1", " ", "nope", seal); err == nil {
+		t.Fatal("OpenSealed accepted a blank name and a bad email: validation must see the clear values")
+	}
+	a, err := OpenSealed("c1", "Ada", "ada@example.com", seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := a.Changes()[0].(AccountOpened)
+	if opened.Name != "sealed(name)" || opened.Email != "sealed(email)" || a.Name() != "sealed(name)" {
+		t.Fatalf("recorded %+v, account name %q: want the sealed values only", opened, a.Name())
+	}
+	a.MarkCommitted()
+	if err := a.Deposit(500); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Forget() || a.Forget() {
+		t.Fatal("Forget must record once, then nothing")
+	}
+	if a.Name() != "" || a.Email() != "" || !a.Forgotten() || a.BalanceCents() != 500 {
+		t.Fatalf("after Forget: name %q email %q forgotten %v balance %d", a.Name(), a.Email(), a.Forgotten(), a.BalanceCents())
+	}
+	history := append([]domain.Event{opened}, a.Changes()...)
+	b, err := Load(history)
+	if err != nil || !b.Forgotten() || b.Email() != "" || b.BalanceCents() != 500 {
+		t.Fatalf("reloaded: %v forgotten %v email %q balance %d", err, b != nil && b.Forgotten(), b.Email(), b.BalanceCents())
+	}
+	state, err := b.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore("c1", b.Version(), state)
+	if err != nil || !r.Forgotten() || r.Forgotten() != b.Forgotten() || r.Name() != "" {
+		t.Fatalf("restored from snapshot: %v forgotten %v", err, r != nil && r.Forgotten())
+	}
+}

@@ -33,6 +33,23 @@ var ErrBalanceLimit = &domain.RuleError{
 // on both sides and no white space or control characters. Email uniqueness
 // spans accounts and is not checked here.
 func Open(customerID, name, email string) (*Account, error) {
+	return OpenSealed(customerID, name, email, nil)
+}
+
+// Sealer encrypts the personal field ("name", "email") of the account being opened;
+// it must bind the value to the customer id and the field.
+type Sealer func(field, value string) (string, error)
+
+// Personal fields of an account, as a Sealer is given them.
+const (
+	FieldName  = "name"
+	FieldEmail = "email"
+)
+
+// OpenSealed is Open with the name and email recorded as seal returns them (nil: as
+// given): validation sees the clear values, the event and the account only the sealed
+// ones. An error of seal is returned as is, wrapped.
+func OpenSealed(customerID, name, email string, seal Sealer) (*Account, error) {
 	var v domain.ValidationError
 	v.Check(customerID != "", "customer_id", "is required")
 	v.Required("name", name, MaxName)
@@ -40,9 +57,28 @@ func Open(customerID, name, email string) (*Account, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if seal != nil {
+		var err error
+		if name, err = seal(FieldName, name); err != nil {
+			return nil, fmt.Errorf("open account %s: seal name: %w", customerID, err)
+		}
+		if email, err = seal(FieldEmail, email); err != nil {
+			return nil, fmt.Errorf("open account %s: seal email: %w", customerID, err)
+		}
+	}
 	a := &Account{}
 	a.root.Record(AccountOpened{CustomerID: customerID, Name: name, Email: email}, a.apply)
 	return a, nil
+}
+
+// Forget records [CustomerForgotten] unless the customer is forgotten already, and
+// reports whether it did. The caller destroys the customer's key.
+func (a *Account) Forget() bool {
+	if a.forgotten {
+		return false
+	}
+	a.root.Record(CustomerForgotten{CustomerID: a.ID()}, a.apply)
+	return true
 }
 
 // plausibleEmail reports whether s looks like an email address. Deliverability

@@ -13,6 +13,9 @@ const (
 	// TypePaymentRecordsMoved marks, in an account stream, where the account stopped
 	// remembering payments per order.
 	TypePaymentRecordsMoved = "PaymentRecordsMoved"
+	// TypeCustomerForgotten marks, in an account stream, that the customer's personal data
+	// was forgotten (its key destroyed).
+	TypeCustomerForgotten = "CustomerForgotten"
 
 	// Events of an order's payment stream (OrderPayment).
 	TypeOrderPaymentCaptured = "OrderPaymentCaptured"
@@ -33,10 +36,23 @@ const (
 )
 
 // AccountOpened records a new customer account; it creates the stream.
+//
+// Name and Email are personal data: since sealing (see [OpenSealed]) each holds the value
+// sealed under the customer's own key, bound to the customer id and the field — text
+// starting with "pii1:" that only the payments context's key store can open, and nobody
+// once the customer is forgotten ([CustomerForgotten]). Accounts opened before sealing
+// hold them in clear.
 type AccountOpened struct {
 	CustomerID string `json:"customer_id"`
 	Name       string `json:"name"`
 	Email      string `json:"email"`
+}
+
+// CustomerForgotten records that the customer asked to be forgotten: the key their name
+// and email were sealed under is destroyed, and every reader shows the customer as
+// forgotten from now on. The account itself (balance, payments) carries on.
+type CustomerForgotten struct {
+	CustomerID string `json:"customer_id"`
 }
 
 // FundsDeposited records money added to the balance.
@@ -111,6 +127,9 @@ func (OrderPaymentDeclined) EventType() string { return TypeOrderPaymentDeclined
 // EventType returns TypeOrderPaymentRefunded.
 func (OrderPaymentRefunded) EventType() string { return TypeOrderPaymentRefunded }
 
+// EventType returns TypeCustomerForgotten.
+func (CustomerForgotten) EventType() string { return TypeCustomerForgotten }
+
 // EventType returns TypeAccountOpened.
 func (AccountOpened) EventType() string { return TypeAccountOpened }
 
@@ -138,6 +157,7 @@ func Register(r *domain.Registry) {
 	domain.RegisterEvent[OrderPaymentCaptured](r)
 	domain.RegisterEvent[OrderPaymentDeclined](r)
 	domain.RegisterEvent[OrderPaymentRefunded](r)
+	domain.RegisterEvent[CustomerForgotten](r)
 }
 
 // DeclineUnknownCustomer returns the PaymentDeclined (reason

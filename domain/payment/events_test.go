@@ -30,10 +30,12 @@ func TestEventsJSONContract(t *testing.T) {
 			JSON: `{"order_id":"o1","customer_id":"c1","reason":"order_closed"}`},
 		{Event: OrderPaymentRefunded{OrderID: "o1", CustomerID: "c1", AmountCents: 300},
 			JSON: `{"order_id":"o1","customer_id":"c1","amount_cents":300}`},
+		{Event: CustomerForgotten{CustomerID: "c1"},
+			JSON: `{"customer_id":"c1"}`},
 	})
 }
 
 func TestRegisterNames(t *testing.T) {
-	domaintest.CheckTypes(t, Register, []string{"AccountOpened", "FundsDeposited", "OrderPaymentCaptured", "OrderPaymentDeclined",
+	domaintest.CheckTypes(t, Register, []string{"AccountOpened", "CustomerForgotten", "FundsDeposited", "OrderPaymentCaptured", "OrderPaymentDeclined",
 		"OrderPaymentRefunded", "PaymentCaptured", "PaymentDeclined", "PaymentRecordsMoved", "PaymentRefunded"})
 }
