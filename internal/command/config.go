@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopflow/shopflow/eventstore"
+	"github.com/shopflow/shopflow/internal/pii"
 )
 
 // Defaults of Config.
@@ -53,6 +54,12 @@ type Config struct {
 	// (one short statement each, after the command's commit); large ones, longer cold
 	// loads. 0 means DefaultSnapshotEvery; negative, no snapshots are read or taken.
 	SnapshotEvery int
+	// Keys, for the payments handlers, holds the customers' keys: OpenAccount seals name
+	// and email under a new key of the customer's (package pii), ForgetCustomer destroys
+	// it. nil stores personal data in clear, as releases before sealing did (the
+	// benchmarks measure sealing's cost against it; shopflow serve always sets it), and
+	// makes ForgetCustomer fail.
+	Keys pii.Keys
 }
 
 // Validate reports every invalid setting, joined.

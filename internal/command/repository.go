@@ -115,6 +115,13 @@ type Options struct {
 	// ErrIdempotencyKeyExists and write nothing. It is written even when the
 	// command records no event.
 	Idempotency IdempotencyFunc
+
+	// claims are unique values claimed by the handler itself, besides AggregateType.Unique
+	// (an account's email digest, which the aggregate cannot compute: it holds the email
+	// sealed); release are claims given up (a forgotten customer's email). Both are
+	// written only with events.
+	claims  []UniqueField
+	release []string
 }
 
 // withDefaults fills the metadata's correlation and causation ids.
@@ -382,9 +389,18 @@ func (r *Repository[A]) save(ctx context.Context, a A, opts Options) (Result, er
 		u.Inbox(*opts.Inbox)
 	}
 	u.Append(app)
-	if len(app.Events) > 0 && a.CommittedVersion() == 0 && r.typ.Unique != nil {
-		for _, f := range r.typ.Unique(a) {
+	if len(app.Events) > 0 && a.CommittedVersion() == 0 {
+		claims := opts.claims
+		if r.typ.Unique != nil {
+			claims = append(r.typ.Unique(a), claims...)
+		}
+		for _, f := range claims {
 			u.unique = append(u.unique, eventstore.UniqueValue{Scope: r.typ.Name + "." + f.Field, Value: f.Value, StreamID: app.StreamID})
+		}
+	}
+	if len(app.Events) > 0 {
+		for _, field := range opts.release {
+			u.release = append(u.release, eventstore.UniqueValue{Scope: r.typ.Name + "." + field, StreamID: app.StreamID})
 		}
 	}
 	if opts.Idempotency != nil {

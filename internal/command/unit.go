@@ -20,6 +20,7 @@ type Unit struct {
 	appends     []eventstore.StreamAppend
 	inboxes     []InboxEntry
 	unique      []eventstore.UniqueValue
+	release     []eventstore.UniqueValue
 	idempotency *IdempotencyRecord
 }
 
@@ -40,6 +41,7 @@ func (u *Unit) Include(o *Unit) {
 	u.appends = append(u.appends, o.appends...)
 	u.inboxes = append(u.inboxes, o.inboxes...)
 	u.unique = append(u.unique, o.unique...)
+	u.release = append(u.release, o.release...)
 	if o.idempotency != nil {
 		u.idempotency = o.idempotency
 	}
@@ -62,7 +64,7 @@ func (u *Unit) Write(ctx context.Context, store EventStore) (map[string]int64, e
 	if err != nil {
 		return nil, err
 	}
-	w := eventstore.Write{Appends: appends, Unique: u.unique}
+	w := eventstore.Write{Appends: appends, Unique: u.unique, Release: u.release}
 	for i, in := range u.inboxes {
 		if i == 0 {
 			first := in.ForStore()
