@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/kafka"
+	"github.com/shopflow/shopflow/internal/pii"
 )
 
 // Names of the read models, also the names of their aliases (after Config.IndexPrefix).
@@ -74,6 +75,12 @@ type Config struct {
 	DeleteGrace time.Duration
 	// Upcasters migrate old event payloads; default none.
 	Upcasters *eventstore.Upcasters
+	// Keys opens the customers' sealed personal data (the payments context's key store,
+	// pii.Store): the customers and orders read models hold names and emails in clear, and
+	// a customer whose key is destroyed as forgotten. nil: sealed values cannot be opened
+	// and are indexed empty (clear values of accounts from before sealing are indexed as
+	// they are).
+	Keys pii.KeyGetter
 	// Log receives structured logs; default slog.Default().
 	Log *slog.Logger
 	// Metrics receives the figures of workers; default: unregistered metrics.

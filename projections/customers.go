@@ -12,10 +12,13 @@ import (
 
 // Customer is a document of the customers read model: a customer's profile and account.
 type Customer struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Email        string `json:"email"`
-	BalanceCents int64  `json:"balance_cents"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	// Forgotten: the customer was forgotten (POST /v1/customers/{id}/forget); Name and
+	// Email are empty.
+	Forgotten    bool  `json:"forgotten,omitempty"`
+	BalanceCents int64 `json:"balance_cents"`
 	// Payments counts the orders charged, declined and refunded.
 	PaymentsCaptured int64 `json:"payments_captured"`
 	PaymentsDeclined int64 `json:"payments_declined"`
@@ -33,10 +36,10 @@ type Customer struct {
 type customersModel struct{}
 
 var accountEvents = set(payment.TypeAccountOpened, payment.TypeFundsDeposited, payment.TypePaymentCaptured,
-	payment.TypePaymentDeclined, payment.TypePaymentRefunded)
+	payment.TypePaymentDeclined, payment.TypePaymentRefunded, payment.TypeCustomerForgotten)
 
 func (customersModel) name() string        { return Customers }
-func (customersModel) mappingVersion() int { return 1 }
+func (customersModel) mappingVersion() int { return 2 }
 func (customersModel) mapping() string     { return customersMapping }
 func (customersModel) contexts() []string  { return []string{"payments"} }
 
@@ -60,6 +63,8 @@ func customerID(ev domain.Event) string {
 		return e.CustomerID
 	case payment.PaymentRefunded:
 		return e.CustomerID
+	case payment.CustomerForgotten:
+		return e.CustomerID
 	}
 	return ""
 }
@@ -76,14 +81,31 @@ func (customersModel) load(id string, src json.RawMessage) (document, error) {
 
 type customerDoc struct{ Customer }
 
-func (d *customerDoc) version() int64          { return d.Version }
-func (d *customerDoc) esVersion() int64        { return d.Version }
+func (d *customerDoc) version() int64 { return d.Version }
+
+// esVersion leaves a slot after every version for the same version forgotten (see
+// forgetCustomers): a forgotten document replaces the one of its version, never the reverse.
+func (d *customerDoc) esVersion() int64 {
+	if d.Forgotten {
+		return 2*d.Version + 1
+	}
+	return 2 * d.Version
+}
+
 func (d *customerDoc) source() ([]byte, error) { return json.Marshal(d.Customer) }
+
+// forget replaces the customer's personal data.
+func (d *customerDoc) forget() { d.Name, d.Email, d.Forgotten = "", "", true }
 
 func (d *customerDoc) apply(env eventstore.Envelope, ev domain.Event) {
 	switch e := ev.(type) {
-	case payment.AccountOpened:
+	case revealedAccount:
 		d.Name, d.Email, d.OpenedAt = e.Name, e.Email, env.RecordedAt
+		if e.forgotten {
+			d.forget()
+		}
+	case payment.CustomerForgotten:
+		d.forget()
 	case payment.FundsDeposited:
 		d.BalanceCents += e.AmountCents
 	case payment.PaymentCaptured:

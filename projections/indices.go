@@ -95,6 +95,11 @@ func (ix indices) current(ctx context.Context) (string, error) {
 // alias, and the loser of the race reads the winner's alias.
 func (ix indices) ensure(ctx context.Context) (string, error) {
 	if name, err := ix.current(ctx); err != nil || name != "" {
+		if err == nil {
+			if uerr := ix.upgrade(ctx, name); uerr != nil {
+				ix.cfg.Log.Warn("index mapping not upgraded: rebuild the read model", "index", name, "err", uerr)
+			}
+		}
 		return name, err
 	}
 	name := ix.cfg.indexName(ix.model.name(), 1)
@@ -174,6 +179,26 @@ func (ix indices) meta(ctx context.Context, index string) (indexMeta, error) {
 		return m.Mappings.Meta, nil
 	}
 	return indexMeta{}, fmt.Errorf("projections: no mapping for %s", index)
+}
+
+// upgrade brings the mapping of an index of an older mapping version up to the model's,
+// when the newer mapping only adds fields (Elasticsearch refuses any other change: the
+// index then stays stale until a rebuild). Indices of the current version are left alone.
+func (ix indices) upgrade(ctx context.Context, index string) error {
+	meta, err := ix.meta(ctx, index)
+	if err != nil || meta.MappingVersion >= ix.model.mappingVersion() {
+		return err
+	}
+	mapping := map[string]any{}
+	if err := json.Unmarshal([]byte(ix.model.mapping()), &mapping); err != nil {
+		return fmt.Errorf("projections: mapping of %s: %w", ix.model.name(), err)
+	}
+	meta.MappingVersion = ix.model.mappingVersion()
+	mapping["_meta"] = meta
+	if _, err := ix.es.do(ctx, http.MethodPut, "/"+url.PathEscape(index)+"/_mapping", mapping); err != nil {
+		return fmt.Errorf("projections: upgrade mapping of %s: %w", index, err)
+	}
+	return nil
 }
 
 // setState records the state of a generation in its _meta.

@@ -13,7 +13,8 @@ var analysis = map[string]any{
 // guessed. Text fields that are also sorted or matched exactly have a keyword sub-field;
 // exact fields that are also searched as words have a text sub-field. Bump a model's
 // mapping version when its mapping changes: Status then reports the index as stale until a
-// rebuild creates a generation with the new mapping.
+// rebuild creates a generation with the new mapping — unless the change only adds fields,
+// which workers apply to the live index when they start (indices.upgrade).
 
 // ordersMapping holds order documents (kind "order") and the reference documents the
 // orders model joins into them (kinds "product_ref" and "customer_ref", unindexed payload).
@@ -27,7 +28,8 @@ const ordersMapping = `{
     "customer_id":   {"type": "keyword"},
     "customer": {"properties": {
       "name":  {"type": "text", "fields": {"keyword": {"type": "keyword", "normalizer": "lower", "ignore_above": 256}}},
-      "email": {"type": "keyword", "normalizer": "lower", "ignore_above": 320, "fields": {"text": {"type": "text"}}}
+      "email": {"type": "keyword", "normalizer": "lower", "ignore_above": 320, "fields": {"text": {"type": "text"}}},
+      "forgotten": {"type": "boolean"}
     }},
     "lines": {"properties": {
       "product_id":       {"type": "keyword"},
@@ -72,6 +74,7 @@ const customersMapping = `{
     "version":           {"type": "long"},
     "name":              {"type": "text", "fields": {"keyword": {"type": "keyword", "normalizer": "lower", "ignore_above": 256}}},
     "email":             {"type": "keyword", "normalizer": "lower", "ignore_above": 320, "fields": {"text": {"type": "text"}}},
+    "forgotten":         {"type": "boolean"},
     "balance_cents":     {"type": "long"},
     "payments_captured": {"type": "long"},
     "payments_declined": {"type": "long"},

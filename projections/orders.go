@@ -42,6 +42,8 @@ type Order struct {
 type OrderCustomer struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
+	// Forgotten: the customer was forgotten; Name and Email are empty.
+	Forgotten bool `json:"forgotten,omitempty"`
 }
 
 // OrderLine is one line of an order. SKU and Name come from the product until the order is
@@ -67,8 +69,9 @@ const (
 // reverse (see the package documentation).
 const joinSlots = 1024
 
-// An order joins at most one customer and domain.MaxOrderLines products.
-var _ [joinSlots - domain.MaxOrderLines - 2]struct{}
+// An order joins at most one customer (two slots: joined, then forgotten) and
+// domain.MaxOrderLines products.
+var _ [joinSlots - domain.MaxOrderLines - 3]struct{}
 
 // ordersModel projects the order streams, and keeps the product and customer data orders
 // show as reference documents of its own index, so that the model never depends on the
@@ -78,14 +81,14 @@ type ordersModel struct{}
 var orderEvents = set(order.TypeOrderPlaced, order.TypeOrderConfirmed, order.TypeOrderRejected, order.TypeOrderCancelled)
 
 func (ordersModel) name() string        { return Orders }
-func (ordersModel) mappingVersion() int { return 1 }
+func (ordersModel) mappingVersion() int { return 2 }
 func (ordersModel) mapping() string     { return ordersMapping }
 func (ordersModel) contexts() []string  { return []string{"orders", "inventory", "payments"} }
 
 func (ordersModel) wants(streamType, eventType string) bool {
 	return streamType == order.AggregateType ||
 		streamType == inventory.ProductAggregateType && eventType == inventory.TypeProductRegistered ||
-		streamType == payment.AggregateType && eventType == payment.TypeAccountOpened
+		streamType == payment.AggregateType && (eventType == payment.TypeAccountOpened || eventType == payment.TypeCustomerForgotten)
 }
 
 func (ordersModel) route(env eventstore.Envelope) (string, domain.Event, error) {
@@ -93,6 +96,8 @@ func (ordersModel) route(env eventstore.Envelope) (string, domain.Event, error) 
 	case env.StreamType == inventory.ProductAggregateType && env.EventType == inventory.TypeProductRegistered,
 		env.StreamType == payment.AggregateType && env.EventType == payment.TypeAccountOpened:
 		return routeRef(env)
+	case env.StreamType == payment.AggregateType && env.EventType == payment.TypeCustomerForgotten:
+		return routeForgotten(env)
 	}
 	return routeStream(env, order.AggregateType, orderEvents, orderID)
 }
@@ -116,6 +121,19 @@ func routeRef(env eventstore.Envelope) (string, domain.Event, error) {
 		return "", nil, fmt.Errorf("%w: %s of stream %s names aggregate %q", eventstore.ErrUndecodable, env.EventType, env.StreamID, id)
 	}
 	return env.StreamID, ev, nil
+}
+
+// routeForgotten decodes a CustomerForgotten for the processor, which forgets the customer
+// in every document that holds its data (forgetCustomers); it changes no document itself.
+func routeForgotten(env eventstore.Envelope) (string, domain.Event, error) {
+	ev, err := decodePayload(env)
+	if err != nil {
+		return "", nil, err
+	}
+	if f, _ := ev.(payment.CustomerForgotten); env.StreamID != customerRef(f.CustomerID) {
+		return "", nil, fmt.Errorf("%w: %s of stream %s names another customer", eventstore.ErrUndecodable, env.EventType, env.StreamID)
+	}
+	return "", ev, nil
 }
 
 func orderID(ev domain.Event) string {
@@ -218,6 +236,9 @@ func (d *orderDoc) joined() int64 {
 	var n int64
 	if d.Customer != nil {
 		n++
+		if d.Customer.Forgotten {
+			n++
+		}
 	}
 	for _, l := range d.Lines {
 		if l.Name != "" {
@@ -230,8 +251,8 @@ func (d *orderDoc) joined() int64 {
 // join fills in the references found in refs and reports whether anything changed.
 func (d *orderDoc) join(refs map[string]refData) bool {
 	before := d.joined()
-	if r, ok := refs[customerRef(d.CustomerID)]; ok && d.Customer == nil && d.CustomerID != "" {
-		d.Customer = &OrderCustomer{Name: r.Name, Email: r.Email}
+	if r, ok := refs[customerRef(d.CustomerID)]; ok && d.CustomerID != "" && (d.Customer == nil || r.Forgotten && !d.Customer.Forgotten) {
+		d.Customer = &OrderCustomer{Name: r.Name, Email: r.Email, Forgotten: r.Forgotten}
 	}
 	for i, l := range d.Lines {
 		if r, ok := refs[productRef(l.ProductID)]; ok && l.Name == "" {
@@ -242,7 +263,8 @@ func (d *orderDoc) join(refs map[string]refData) bool {
 }
 
 // refDoc is a reference document of the orders index: the data of a product or customer
-// that orders show. Both never change after their stream's first event.
+// that orders show. Both never change after their stream's first event, but for a customer
+// being forgotten (forgetCustomers).
 type refDoc struct {
 	Kind    string  `json:"kind"`
 	Ref     refData `json:"ref"`
@@ -253,18 +275,27 @@ type refData struct {
 	Name  string `json:"name"`
 	SKU   string `json:"sku,omitempty"`
 	Email string `json:"email,omitempty"`
+	// Forgotten: a forgotten customer's reference; Name and Email are empty.
+	Forgotten bool `json:"forgotten,omitempty"`
 }
 
-func (d *refDoc) version() int64          { return d.Version }
-func (d *refDoc) esVersion() int64        { return d.Version }
+func (d *refDoc) version() int64 { return d.Version }
+
+// esVersion is one more for a forgotten customer: it replaces the customer's data.
+func (d *refDoc) esVersion() int64 {
+	if d.Ref.Forgotten {
+		return d.Version + 1
+	}
+	return d.Version
+}
 func (d *refDoc) source() ([]byte, error) { return json.Marshal(d) }
 
 func (d *refDoc) apply(env eventstore.Envelope, ev domain.Event) {
 	switch e := ev.(type) {
 	case inventory.ProductRegistered:
 		d.Kind, d.Ref = kindProductRef, refData{Name: e.Name, SKU: e.SKU}
-	case payment.AccountOpened:
-		d.Kind, d.Ref = kindCustomerRef, refData{Name: e.Name, Email: e.Email}
+	case revealedAccount:
+		d.Kind, d.Ref = kindCustomerRef, refData{Name: e.Name, Email: e.Email, Forgotten: e.forgotten}
 	}
 	d.Version = env.Version
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopflow/shopflow/domain"
+	"github.com/shopflow/shopflow/domain/payment"
 	"github.com/shopflow/shopflow/eventstore"
 )
 
@@ -70,6 +71,8 @@ type batch struct {
 	docs map[string]*docState
 	ids  []string // in order of first appearance, so writes are deterministic
 	dead []deadLetter
+	// forgotten are the customers whose CustomerForgotten the batch holds.
+	forgotten []string
 }
 
 func newBatch() *batch { return &batch{docs: map[string]*docState{}} }
@@ -113,6 +116,9 @@ func (b *batch) eachApplied(fn func(change)) {
 func (p *processor) process(ctx context.Context, recs []*kgo.Record) (*batch, error) {
 	p.started = time.Now()
 	b := p.route(recs)
+	if err := p.reveal(ctx, b); err != nil {
+		return nil, err
+	}
 	if err := p.load(ctx, b); err != nil {
 		return nil, err
 	}
@@ -132,6 +138,9 @@ func (p *processor) process(ctx context.Context, recs []*kgo.Record) (*batch, er
 		if err := j.afterWrite(ctx, p, b); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.forgetCustomers(ctx, b); err != nil {
+		return nil, err
 	}
 	if err := p.deadLetter(ctx, b.dead); err != nil {
 		return nil, err
@@ -153,6 +162,9 @@ func (p *processor) route(recs []*kgo.Record) *batch {
 			continue
 		}
 		id, ev, err := p.m.route(env)
+		if f, ok := ev.(payment.CustomerForgotten); ok && err == nil {
+			b.forgotten = append(b.forgotten, f.CustomerID)
+		}
 		switch {
 		case err != nil:
 			b.dead = append(b.dead, deadLetter{r, err})
