@@ -43,6 +43,7 @@ var Routes = map[string]Access{
 	"POST /v1/products/:id/restock":   {Scopes: []string{auth.ScopeCatalog}},
 	"POST /v1/customers":              {Scopes: []string{auth.ScopePayments}},
 	"POST /v1/customers/:id/deposits": {Scopes: []string{auth.ScopePayments}},
+	"POST /v1/customers/:id/forget":   {Scopes: []string{auth.ScopeAdmin}, Customer: true},
 	"POST /v1/orders":                 {Scopes: []string{auth.ScopeOrders}, Customer: true},
 	"POST /v1/orders/:id/cancel":      {Scopes: []string{auth.ScopeOrders}, Customer: true},
 

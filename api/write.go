@@ -46,12 +46,15 @@ type InventoryCommands struct {
 	RestockProduct  CommandHandler[command.RestockProduct]
 }
 
-// PaymentCommands are the payments context's routes: POST /v1/customers and
-// POST /v1/customers/:id/deposits. Keys must be the payments database's store.
+// PaymentCommands are the payments context's routes: POST /v1/customers,
+// POST /v1/customers/:id/deposits and POST /v1/customers/:id/forget. Keys must be the
+// payments database's store.
 type PaymentCommands struct {
 	Keys         IdempotencyKeys
 	OpenAccount  CommandHandler[command.OpenAccount]
 	DepositFunds CommandHandler[command.DepositFunds]
+	// ForgetCustomer, optional, serves the forget route.
+	ForgetCustomer CommandHandler[command.ForgetCustomer]
 }
 
 // OrderCommands are the orders context's routes: POST /v1/orders and
@@ -100,6 +103,7 @@ func RegisterWriteRoutes(e *echo.Echo, h WriteHandlers) error {
 		}
 		route(post, "/v1/customers", pay.Keys, http.StatusCreated, pay.OpenAccount, openAccount)
 		route(post, "/v1/customers/:id/deposits", pay.Keys, http.StatusOK, pay.DepositFunds, depositFunds)
+		route(post, "/v1/customers/:id/forget", pay.Keys, http.StatusOK, pay.ForgetCustomer, forgetCustomer)
 	}
 	if ord := h.Orders; ord != nil {
 		if ord.Keys == nil {
@@ -175,6 +179,22 @@ func depositFunds(c echo.Context, body []byte) (command.DepositFunds, error) {
 	cmd := command.DepositFunds{CustomerID: id, AmountCents: o.Int("amount_cents", true)}
 	o.done()
 	return cmd, d.finish(nil)
+}
+
+// forgetCustomer decodes customer :id and an empty (or {}) body. A customer token may
+// forget its own customer only: another's is not found.
+func forgetCustomer(c echo.Context, body []byte) (command.ForgetCustomer, error) {
+	var d decoder
+	id := d.pathID(c)
+	o := d.body(body, true)
+	o.done()
+	if err := d.finish(nil); err != nil {
+		return command.ForgetCustomer{}, err
+	}
+	if own, limited := CustomerOf(c.Request().Context()); limited && id != own {
+		return command.ForgetCustomer{}, &command.NotFoundError{Type: "account", ID: id}
+	}
+	return command.ForgetCustomer{CustomerID: id}, nil
 }
 
 // placeOrder decodes {customer_id, lines:[{product_id,quantity}]}. Existence of the

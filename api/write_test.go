@@ -29,6 +29,7 @@ import (
 	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
+	"github.com/shopflow/shopflow/internal/pii"
 	"github.com/shopflow/shopflow/internal/health"
 	"github.com/shopflow/shopflow/internal/testenv"
 )
@@ -46,6 +47,9 @@ func newDB(t testing.TB) db {
 	es := testenv.NewEventStore(t)
 	return db{store: es.Store, pool: es.Pool}
 }
+
+// sealing is the handlers' configuration with the database's customer key store.
+func (d db) sealing() command.Config { return command.Config{Keys: pii.NewStore(d.pool)} }
 
 // ctx returns a context that ends with the test (or after a minute).
 func ctx(t testing.TB) context.Context {
@@ -90,8 +94,9 @@ func newWriteAPI(t testing.TB) *writeAPI {
 			RegisterProduct: must(command.NewRegisterProductHandler(w.inventory.store, command.Config{}))(t),
 			RestockProduct:  must(command.NewRestockProductHandler(w.inventory.store, command.Config{}))(t)},
 		Payments: &api.PaymentCommands{Keys: command.NewIdempotencyKeys(w.payments.store),
-			OpenAccount:  must(command.NewOpenAccountHandler(w.payments.store, command.Config{}))(t),
-			DepositFunds: must(command.NewDepositFundsHandler(w.payments.store, command.Config{}))(t)},
+			OpenAccount:    must(command.NewOpenAccountHandler(w.payments.store, w.payments.sealing()))(t),
+			DepositFunds:   must(command.NewDepositFundsHandler(w.payments.store, w.payments.sealing()))(t),
+			ForgetCustomer: must(command.NewForgetCustomerHandler(w.payments.store, w.payments.sealing()))(t)},
 		Orders: &api.OrderCommands{Keys: command.NewIdempotencyKeys(w.ordersDB.store),
 			PlaceOrder:  must(command.NewPlaceOrderHandler(w.ordersDB.store, command.Config{}))(t),
 			CancelOrder: must(command.NewCancelOrderHandler(w.ordersDB.store, command.Config{}))(t)},

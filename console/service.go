@@ -21,6 +21,7 @@ import (
 	"github.com/shopflow/shopflow/internal/command"
 	"github.com/shopflow/shopflow/internal/health"
 	"github.com/shopflow/shopflow/internal/kafka"
+	"github.com/shopflow/shopflow/internal/pii"
 	"github.com/shopflow/shopflow/projections"
 	"github.com/shopflow/shopflow/sagas"
 )
@@ -60,6 +61,9 @@ type Config struct {
 	Metrics prometheus.Gatherer
 	// Command configures how aggregates are folded for time travel (its Upcasters).
 	Command command.Config
+	// Keys, optional, opens the customers' sealed name and email in account views (the
+	// payments context's key store); a forgotten customer shows as forgotten either way.
+	Keys pii.KeyGetter
 	// TraceUIURL, optional, is the base URL of the trace UI (Jaeger): an order's journey
 	// links to TraceUIURL + "/trace/<trace id>" when its events carry a traceparent.
 	TraceUIURL string
@@ -120,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.adm = kadm.NewClient(cfg.Kafka)
 	var err error
-	s.folders, err = newFolders(cfg.Command)
+	s.folders, err = newFolders(cfg.Command, cfg.Keys)
 	return s, err
 }
 

@@ -9,28 +9,30 @@ import (
 	"github.com/shopflow/shopflow/domain/payment"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
+	"github.com/shopflow/shopflow/internal/pii"
 )
 
 // folder folds aggregate id of one stream type at a version with the domain's code and
 // returns its view, the snapshot version it started from and the events applied.
 type folder func(ctx context.Context, store *eventstore.Store, id string, version int64) (view any, fromSnapshot, applied int64, err error)
 
-// newFolders returns the folder of every aggregate type.
-func newFolders(cfg command.Config) (map[string]folder, error) {
+// newFolders returns the folder of every aggregate type; keys (may be nil) reveals the
+// customers' personal data in account views.
+func newFolders(cfg command.Config, keys pii.KeyGetter) (map[string]folder, error) {
 	cfg.CacheSize = -1 // time travel keeps nothing
 	out := map[string]folder{}
 	add := func(name string, f folder) { out[name] = f }
-	add(order.AggregateType, folderOf(command.OrderType(), cfg, orderView))
-	add(order.SettlementAggregateType, folderOf(command.SettlementType(), cfg, settlementView))
-	add(inventory.ProductAggregateType, folderOf(command.ProductType(), cfg, productView))
-	add(inventory.ReservationAggregateType, folderOf(command.ReservationType(), cfg, reservationView))
-	add(payment.AggregateType, folderOf(command.AccountType(), cfg, accountView))
-	add(payment.OrderPaymentAggregateType, folderOf(command.OrderPaymentType(), cfg, orderPaymentView))
+	add(order.AggregateType, folderOf(command.OrderType(), cfg, plain(orderView)))
+	add(order.SettlementAggregateType, folderOf(command.SettlementType(), cfg, plain(settlementView)))
+	add(inventory.ProductAggregateType, folderOf(command.ProductType(), cfg, plain(productView)))
+	add(inventory.ReservationAggregateType, folderOf(command.ReservationType(), cfg, plain(reservationView)))
+	add(payment.AggregateType, folderOf(command.AccountType(), cfg, accountViewer(keys)))
+	add(payment.OrderPaymentAggregateType, folderOf(command.OrderPaymentType(), cfg, plain(orderPaymentView)))
 	return out, nil
 }
 
 // folderOf folds with a repository of typ (command.Repository.LoadAt) and views the result.
-func folderOf[A command.Aggregate](typ command.AggregateType[A], cfg command.Config, view func(A) any) folder {
+func folderOf[A command.Aggregate](typ command.AggregateType[A], cfg command.Config, view func(context.Context, A) any) folder {
 	return func(ctx context.Context, store *eventstore.Store, id string, version int64) (any, int64, int64, error) {
 		repo, err := command.NewRepository(store, typ, cfg)
 		if err != nil {
@@ -40,8 +42,13 @@ func folderOf[A command.Aggregate](typ command.AggregateType[A], cfg command.Con
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		return view(a), fold.Snapshot, fold.Applied, nil
+		return view(ctx, a), fold.Snapshot, fold.Applied, nil
 	}
+}
+
+// plain is a view that needs no context.
+func plain[A any](view func(A) any) func(context.Context, A) any {
+	return func(_ context.Context, a A) any { return view(a) }
 }
 
 // The views: what each aggregate's exported accessors report.
@@ -114,14 +121,37 @@ func reservationView(r *inventory.OrderReservation) any {
 }
 
 type accountState struct {
-	CustomerID   string `json:"customer_id"`
-	Name         string `json:"name"`
-	Email        string `json:"email"`
+	CustomerID string `json:"customer_id"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+	// Forgotten: the customer was forgotten; Name and Email are empty.
+	Forgotten bool `json:"forgotten,omitempty"`
+	// Sealed: the personal data could not be opened (no key store, or it failed); Name and
+	// Email are left empty.
+	Sealed       string `json:"sealed,omitempty"`
 	BalanceCents int64  `json:"balance_cents"`
 }
 
-func accountView(a *payment.Account) any {
-	return accountState{CustomerID: a.ID(), Name: a.Name(), Email: a.Email(), BalanceCents: a.BalanceCents()}
+// accountViewer views an account with its personal data opened by keys (nil: clear data
+// of accounts from before sealing only).
+func accountViewer(keys pii.KeyGetter) func(context.Context, *payment.Account) any {
+	return func(ctx context.Context, a *payment.Account) any {
+		v := accountState{CustomerID: a.ID(), Forgotten: a.Forgotten(), BalanceCents: a.BalanceCents()}
+		switch {
+		case a.Forgotten():
+		case keys == nil && (pii.IsSealed(a.Name()) || pii.IsSealed(a.Email())):
+			v.Sealed = "no key store configured"
+		case keys == nil:
+			v.Name, v.Email = a.Name(), a.Email()
+		default:
+			p, err := pii.Reveal(ctx, keys, a.ID(), a.Name(), a.Email())
+			if err != nil {
+				v.Sealed = err.Error()
+			}
+			v.Name, v.Email, v.Forgotten = p.Name, p.Email, p.Forgotten
+		}
+		return v
+	}
 }
 
 type orderPaymentState struct {

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/shopflow/shopflow/internal/config"
 	"github.com/shopflow/shopflow/internal/elastic"
+	"github.com/shopflow/shopflow/internal/pii"
+	"github.com/shopflow/shopflow/internal/postgres"
 	"github.com/shopflow/shopflow/projections"
 )
 
@@ -24,6 +27,14 @@ func projectionsCmd(ctx context.Context, cfg config.Config, log *slog.Logger, ar
 	pcfg, err := projectionConfig(cfg, nil, log)
 	if err != nil {
 		return err
+	}
+	if len(args) > 0 && args[0] == "rebuild" { // a rebuild opens personal data as the workers do
+		pool, err := postgres.Open(ctx, cfg.DatabaseURL("payments"))
+		if err != nil {
+			return fmt.Errorf("payments database (customer keys): %w", err)
+		}
+		defer pool.Close()
+		pcfg.Keys = pii.NewStore(pool)
 	}
 	switch {
 	case len(args) == 2 && args[0] == "rebuild":

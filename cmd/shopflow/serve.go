@@ -25,6 +25,7 @@ import (
 	"github.com/shopflow/shopflow/internal/elastic"
 	"github.com/shopflow/shopflow/internal/health"
 	"github.com/shopflow/shopflow/internal/kafka"
+	"github.com/shopflow/shopflow/internal/pii"
 	"github.com/shopflow/shopflow/internal/postgres"
 	"github.com/shopflow/shopflow/internal/supervisor"
 	"github.com/shopflow/shopflow/projections"
@@ -38,6 +39,10 @@ type deps struct {
 	kafka     *kgo.Client            // admin and health
 	producers map[string]*kgo.Client // each relay's own producer, by context
 	es        *elasticsearch.Client
+	// keys is the payments context's customer key store: on the payments pool, or on a
+	// pool of its own (keysPool) for read models in a process not hosting payments.
+	keys     *pii.Store
+	keysPool *pgxpool.Pool
 }
 
 func (d *deps) close() {
@@ -53,6 +58,9 @@ func (d *deps) close() {
 	for _, p := range d.pools {
 		p.Close()
 	}
+	if d.keysPool != nil {
+		d.keysPool.Close()
+	}
 }
 
 func connect(ctx context.Context, cfg config.Config) (*deps, error) {
@@ -67,6 +75,10 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 		d.stores[c] = eventstore.New(pool)
 	}
 	var err error
+	if d.keys, d.keysPool, err = customerKeys(ctx, cfg, d.pools["payments"]); err != nil {
+		d.close()
+		return nil, err
+	}
 	if d.kafka, err = kafka.NewClient(cfg.KafkaBrokers); err != nil {
 		d.close()
 		return nil, err
@@ -84,6 +96,22 @@ func connect(ctx context.Context, cfg config.Config) (*deps, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// customerKeys returns the customer key store of a process hosting payments (on its pool)
+// or running read models (on a pool of its own, returned to be closed); nil otherwise.
+func customerKeys(ctx context.Context, cfg config.Config, payments *pgxpool.Pool) (*pii.Store, *pgxpool.Pool, error) {
+	if payments != nil {
+		return pii.NewStore(payments), nil, nil
+	}
+	if !cfg.ReadModels {
+		return nil, nil, nil
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL("payments"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments database (customer keys): %w", err)
+	}
+	return pii.NewStore(pool), pool, nil
 }
 
 // checker reports the dependencies this process uses: Elasticsearch only with read models.
@@ -134,6 +162,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	if cfg.ReadModels { // this process's workers wake the reads waiting for what they store
 		pcfg.Changes = projections.NewChanges()
+		if d.keys != nil {
+			pcfg.Keys = d.keys
+		}
 	}
 	sup, err := supervise(cfg, d, reg, pcfg, log)
 	if err != nil {
@@ -178,7 +209,7 @@ func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prom
 			CustomerPerSecond: cfg.Auth.CustomerRatePerSecond, CustomerBurst: cfg.Auth.CustomerRateBurst},
 		Timeouts: api.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout, Write: cfg.HTTP.WriteTimeout,
 			Idle: cfg.HTTP.IdleTimeout, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes}})
-	handlers, err := writeHandlers(d.stores)
+	handlers, err := writeHandlers(d.stores, d.keys)
 	if err == nil {
 		handlers.Options = api.WriteOptions{MaxInFlight: cfg.MaxCommandsInFlight, Timeout: cfg.CommandTimeout, Registry: reg}
 		err = api.RegisterWriteRoutes(e, handlers)
@@ -203,6 +234,9 @@ func registerConsole(e *echo.Echo, cfg config.Config, d *deps, sup *supervisor.S
 	reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) error {
 	ccfg := console.Config{Brokers: cfg.KafkaBrokers, Kafka: d.kafka, Health: h, Metrics: reg,
 		TraceUIURL: cfg.TraceUIURL, Log: log}
+	if d.keys != nil {
+		ccfg.Keys = d.keys
+	}
 	for _, c := range cfg.Contexts {
 		sc := sagaContext(cfg, c) // the relay's name is its topic, the default
 		ccfg.Contexts = append(ccfg.Contexts, console.Context{Name: c, Store: d.stores[c],

@@ -6,11 +6,13 @@ import (
 	"github.com/shopflow/shopflow/api"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
+	"github.com/shopflow/shopflow/internal/pii"
 )
 
 // writeHandlers builds the command handlers of the hosted contexts, each on its own
-// context's store (database per service); contexts not hosted are left nil.
-func writeHandlers(stores map[string]*eventstore.Store) (api.WriteHandlers, error) {
+// context's store (database per service); contexts not hosted are left nil. keys is the
+// payments context's customer key store: personal data is always sealed.
+func writeHandlers(stores map[string]*eventstore.Store, keys *pii.Store) (api.WriteHandlers, error) {
 	var h api.WriteHandlers
 	var cfg command.Config
 	var errs []error
@@ -22,10 +24,16 @@ func writeHandlers(stores map[string]*eventstore.Store) (api.WriteHandlers, erro
 		h.Inventory = &api.InventoryCommands{Keys: command.NewIdempotencyKeys(s), RegisterProduct: reg, RestockProduct: restock}
 	}
 	if s := stores["payments"]; s != nil {
-		open, err1 := command.NewOpenAccountHandler(s, cfg)
-		deposit, err2 := command.NewDepositFundsHandler(s, cfg)
-		keep(errors.Join(err1, err2))
-		h.Payments = &api.PaymentCommands{Keys: command.NewIdempotencyKeys(s), OpenAccount: open, DepositFunds: deposit}
+		pcfg := cfg
+		if keys != nil {
+			pcfg.Keys = keys
+		}
+		open, err1 := command.NewOpenAccountHandler(s, pcfg)
+		deposit, err2 := command.NewDepositFundsHandler(s, pcfg)
+		forget, err3 := command.NewForgetCustomerHandler(s, pcfg)
+		keep(errors.Join(err1, err2, err3))
+		h.Payments = &api.PaymentCommands{Keys: command.NewIdempotencyKeys(s), OpenAccount: open, DepositFunds: deposit,
+			ForgetCustomer: forget}
 	}
 	if s := stores["orders"]; s != nil {
 		place, err1 := command.NewPlaceOrderHandler(s, cfg)
