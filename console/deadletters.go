@@ -95,7 +95,7 @@ func (s *Service) rawLetters(ctx context.Context, source string) ([]sagas.DeadLe
 	if err != nil {
 		return nil, err
 	}
-	return sagas.ListDeadLetters(ctx, s.cfg.Brokers, topic)
+	return sagas.ListDeadLetters(ctx, s.cfg.Brokers, topic, s.cfg.ClientOpts...)
 }
 
 func letterOf(d sagas.DeadLetter) DeadLetter {
@@ -138,7 +138,7 @@ func (s *Service) Redrive(ctx context.Context, source string, ids []string, all 
 		}
 		letters = chosen
 	}
-	if err := sagas.Redrive(ctx, s.cfg.Brokers, letters); err != nil {
+	if err := sagas.Redrive(ctx, s.cfg.Brokers, letters, s.cfg.ClientOpts...); err != nil {
 		return res, fmt.Errorf("console: redrive: %w", err)
 	}
 	for _, l := range letters {

@@ -48,6 +48,9 @@ type Config struct {
 	// Brokers are the Kafka seed brokers (dead letters are read and redriven with clients
 	// of their own).
 	Brokers []string
+	// ClientOpts come first in the options of those clients: the link's TLS and SASL
+	// settings (kafka.Security.Opts).
+	ClientOpts []kgo.Opt
 	// Kafka is a client for admin requests (offsets, group lag), shared; the Service does
 	// not close it.
 	Kafka *kgo.Client

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/pii"
@@ -29,6 +31,9 @@ func Names() []string { return []string{Products, Customers, Orders} }
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required by workers, Rebuild and Status.
 	Brokers []string
+	// ClientOpts come first in the options of every Kafka client the workers, Rebuild and
+	// Status build: the link's TLS and SASL settings (kafka.Security.Opts).
+	ClientOpts []kgo.Opt
 	// IndexPrefix is prepended to every alias and index name: alias IndexPrefix+"orders",
 	// indices IndexPrefix+"orders_v<generation>". Default "" (production); tests isolate
 	// themselves with a unique prefix. Lowercase letters, digits, '_' and '-' only.
@@ -189,4 +194,9 @@ func or[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// newClient returns a Kafka client for the brokers with the link's options, then opts.
+func (c Config) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	return kafka.NewClient(c.Brokers, slices.Concat(c.ClientOpts, opts)...)
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/shopflow/shopflow/internal/kafka"
 )
 
 // Rebuild phases, in order.
@@ -109,7 +107,7 @@ func newRebuild(es *elasticsearch.Client, cfg Config, name string, progress func
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	admin, err := kafka.NewClient(cfg.Brokers, kgo.RequiredAcks(kgo.AllISRAcks()))
+	admin, err := cfg.newClient(kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +180,7 @@ func (r *rebuild) startConsumer(ctx context.Context) error {
 	})
 	// A short fetch wait: partitions resumed after the reference replay are only fetched
 	// once the fetch in flight returns.
-	r.cons, err = kafka.NewClient(r.cfg.Brokers, kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(100*time.Millisecond))
+	r.cons, err = r.cfg.newClient(kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(100*time.Millisecond))
 	return err
 }
 

@@ -9,8 +9,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/shopflow/shopflow/internal/kafka"
 )
 
 // ProjectionStatus describes one read model: its index, its state and the lag of its live
@@ -44,7 +42,7 @@ func Status(ctx context.Context, es *elasticsearch.Client, cfg Config) ([]Projec
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cl, err := kafka.NewClient(cfg.Brokers)
+	cl, err := cfg.newClient()
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +136,7 @@ func oldestRecord(ctx context.Context, cfg Config, at map[string]map[int32]kgo.O
 	for _, ps := range at {
 		want += len(ps)
 	}
-	cl, err := kafka.NewClient(cfg.Brokers, kgo.ConsumePartitions(at))
+	cl, err := cfg.newClient(kgo.ConsumePartitions(at))
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -68,7 +68,7 @@ func NewWorker(name string, es *elasticsearch.Client, cfg Config) (*Worker, erro
 	cfg = cfg.withDefaults()
 	w := &Worker{cfg: cfg, model: m, ix: indices{es: esClient{es}, cfg: cfg, model: m}, storedOffsets: map[string]map[int32]kgo.EpochOffset{},
 		lag: cfg.Metrics.lagOf(name), log: cfg.Log.With("projection", name)}
-	if w.cl, err = kafka.NewClient(cfg.Brokers, w.kafkaOpts()...); err != nil {
+	if w.cl, err = cfg.newClient(w.kafkaOpts()...); err != nil {
 		return nil, err
 	}
 	w.proc = newProcessor(m, w.ix.es, cfg, w.ix.alias(), true, w.cl, name)
@@ -146,7 +146,7 @@ func (w *Worker) leave(member string) {
 	if w.cfg.InstanceID == "" {
 		return
 	}
-	cl, err := kafka.NewClient(w.cfg.Brokers)
+	cl, err := w.cfg.newClient()
 	if err != nil {
 		w.log.Warn("could not leave the consumer group", "err", err)
 		return

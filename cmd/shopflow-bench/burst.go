@@ -120,7 +120,7 @@ func (res burstResult) report() {
 // startReadSide runs the projection workers, as shopflow serve does, and waits until their
 // read models exist.
 func (r *sagaRig) startReadSide(ctx context.Context, o options) error {
-	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs)
+	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs, o.cfg.Elasticsearch.Security())
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ type projectionBench struct {
 }
 
 func newProjectionBench(ctx context.Context, o options) (*projectionBench, func(), error) {
-	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs) // the read side's client settings
+	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs, o.cfg.Elasticsearch.Security()) // the read side's client settings
 
 	if err != nil {
 		return nil, nil, err

@@ -17,7 +17,7 @@ const quiesceTimeout = 2 * time.Minute
 // segments the previous one left (a million-document bulk keeps it merging for a while).
 // It gives up after quiesceTimeout with a warning: a figure is then noisier, not wrong.
 func quiesce(ctx context.Context, o options) {
-	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs)
+	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs, o.cfg.Elasticsearch.Security())
 	if err != nil {
 		return
 	}

@@ -51,7 +51,7 @@ func benchVisible(ctx context.Context, o options) error {
 		return err
 	}
 	defer rig.close()
-	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs)
+	es, err := elastic.NewClient(o.cfg.ElasticsearchURLs, o.cfg.Elasticsearch.Security())
 	if err != nil {
 		return err
 	}

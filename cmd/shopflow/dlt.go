@@ -23,7 +23,11 @@ func dlt(ctx context.Context, cfg config.Config, args []string) error {
 	if len(args) < 2 || !(slices.Contains(config.Contexts, args[1]) || args[1] == "projections") {
 		return errors.New(dltUsage)
 	}
-	letters, err := sagas.ListDeadLetters(ctx, cfg.KafkaBrokers, cfg.DeadLetterTopic(args[1]))
+	opts, err := cfg.Kafka.Security().Opts()
+	if err != nil {
+		return err
+	}
+	letters, err := sagas.ListDeadLetters(ctx, cfg.KafkaBrokers, cfg.DeadLetterTopic(args[1]), opts...)
 	if err != nil {
 		return err
 	}
@@ -36,7 +40,7 @@ func dlt(ctx context.Context, cfg config.Config, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := sagas.Redrive(ctx, cfg.KafkaBrokers, chosen); err != nil {
+		if err := sagas.Redrive(ctx, cfg.KafkaBrokers, chosen, opts...); err != nil {
 			return err
 		}
 		fmt.Printf("re-published %d dead letter(s)\n", len(chosen))

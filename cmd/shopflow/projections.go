@@ -20,7 +20,7 @@ const projectionsUsage = `usage:
 
 // projectionsCmd runs the read-model tools.
 func projectionsCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
-	es, err := elastic.NewClient(cfg.ElasticsearchURLs)
+	es, err := elastic.NewClient(cfg.ElasticsearchURLs, cfg.Elasticsearch.Security())
 	if err != nil {
 		return err
 	}

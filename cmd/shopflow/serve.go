@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,7 @@ type deps struct {
 	stores    map[string]*eventstore.Store
 	kafka     *kgo.Client            // admin and health
 	producers map[string]*kgo.Client // each relay's own producer, by context
+	kafkaOpts []kgo.Opt              // every Kafka client's first options: the link's TLS and SASL
 	es        *elasticsearch.Client
 	// keys is the payments context's customer key store: on the payments pool, or on a
 	// pool of its own (keysPool) for read models in a process not hosting payments.
@@ -63,39 +65,66 @@ func (d *deps) close() {
 	}
 }
 
+// connect opens the connections of a serving process and checks, within
+// SHOPFLOW_STARTUP_TIMEOUT, that every server it needs answers and accepts the link:
+// credentials refused or a certificate not trusted fail the start with the server, its
+// address and the settings to check (see the Check functions of internal/postgres,
+// internal/kafka and internal/elastic).
 func connect(ctx context.Context, cfg config.Config) (*deps, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	defer cancel()
 	d := &deps{pools: map[string]*pgxpool.Pool{}, stores: map[string]*eventstore.Store{}, producers: map[string]*kgo.Client{}}
+	err := d.open(ctx, cfg)
+	if err == nil {
+		err = d.check(ctx, cfg)
+	}
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// open connects the pools (each pinged) and builds the Kafka and Elasticsearch clients.
+func (d *deps) open(ctx context.Context, cfg config.Config) error {
 	for _, c := range cfg.Contexts {
 		pool, err := postgres.Open(ctx, cfg.DatabaseURL(c))
 		if err != nil {
-			d.close()
-			return nil, fmt.Errorf("%s database: %w", c, err)
+			return fmt.Errorf("%s database: %w", c, err)
 		}
 		d.pools[c] = pool
 		d.stores[c] = eventstore.New(pool)
 	}
 	var err error
 	if d.keys, d.keysPool, err = customerKeys(ctx, cfg, d.pools["payments"]); err != nil {
-		d.close()
-		return nil, err
+		return err
 	}
-	if d.kafka, err = kafka.NewClient(cfg.KafkaBrokers); err != nil {
-		d.close()
-		return nil, err
+	if d.kafkaOpts, err = cfg.Kafka.Security().Opts(); err != nil {
+		return err
+	}
+	if d.kafka, err = kafka.NewClient(cfg.KafkaBrokers, d.kafkaOpts...); err != nil {
+		return err
 	}
 	for _, c := range cfg.Contexts {
-		popts := append(eventstore.RelayProducerOpts(), kafka.Tracing(""))
+		popts := slices.Concat(d.kafkaOpts, eventstore.RelayProducerOpts(), []kgo.Opt{kafka.Tracing("")})
 		if d.producers[c], err = kafka.NewClient(cfg.KafkaBrokers, popts...); err != nil {
 			delete(d.producers, c)
-			d.close()
-			return nil, err
+			return err
 		}
 	}
-	if d.es, err = elastic.NewClient(cfg.ElasticsearchURLs); err != nil {
-		d.close()
-		return nil, err
+	d.es, err = elastic.NewClient(cfg.ElasticsearchURLs, cfg.Elasticsearch.Security())
+	return err
+}
+
+// check asks Kafka and, with read models on, Elasticsearch whether they accept the link.
+func (d *deps) check(ctx context.Context, cfg config.Config) error {
+	if err := kafka.Check(ctx, d.kafka, cfg.KafkaBrokers); err != nil {
+		return err
 	}
-	return d, nil
+	if !cfg.ReadModels {
+		return nil
+	}
+	return elastic.Check(ctx, d.es, cfg.ElasticsearchURLs)
 }
 
 // customerKeys returns the customer key store of a process hosting payments (on its pool)
@@ -142,14 +171,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := migrateAll(cfg, log); err != nil {
-		return err
-	}
 	d, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	if err := migrateAll(cfg, log); err != nil {
+		return err
+	}
 	// Every context's topics: the reactors of this process consume the other contexts' topics.
 	if err := kafka.EnsureTopics(ctx, d.kafka, cfg.KafkaPartitions, cfg.Topics()...); err != nil {
 		return err
@@ -232,7 +261,7 @@ func newServer(cfg config.Config, d *deps, sup *supervisor.Supervisor, reg *prom
 // console's overview sampler.
 func registerConsole(e *echo.Echo, cfg config.Config, d *deps, sup *supervisor.Supervisor, h *health.Checker,
 	reg *prometheus.Registry, pcfg projections.Config, log *slog.Logger) error {
-	ccfg := console.Config{Brokers: cfg.KafkaBrokers, Kafka: d.kafka, Health: h, Metrics: reg,
+	ccfg := console.Config{Brokers: cfg.KafkaBrokers, ClientOpts: d.kafkaOpts, Kafka: d.kafka, Health: h, Metrics: reg,
 		TraceUIURL: cfg.TraceUIURL, Log: log}
 	if d.keys != nil {
 		ccfg.Keys = d.keys
@@ -299,7 +328,7 @@ func supervise(cfg config.Config, d *deps, reg prometheus.Registerer, pcfg proje
 	sup := supervisor.New(supervisor.Config{Log: log, Registry: reg})
 	relayMetrics := eventstore.NewRelayMetricVecs(reg)
 	pruneMetrics := eventstore.NewPrunerMetricVecs(reg)
-	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, Deadline: cfg.SettlementDeadline, InstanceID: cfg.GroupInstanceID(),
+	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, ClientOpts: d.kafkaOpts, Deadline: cfg.SettlementDeadline, InstanceID: cfg.GroupInstanceID(),
 		Log: log, Metrics: sagas.NewMetrics(reg),
 		Orders: sagaContext(cfg, "orders"), Inventory: sagaContext(cfg, "inventory"), Payments: sagaContext(cfg, "payments")}
 	for _, c := range cfg.Contexts {
@@ -360,7 +389,11 @@ func sagaContext(cfg config.Config, c string) sagas.ContextConfig {
 // projectionConfig is the read models' configuration; reg (nil for CLI use) receives their
 // metrics.
 func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (projections.Config, error) {
-	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, InstanceID: cfg.GroupInstanceID(), Log: log,
+	kopts, err := cfg.Kafka.Security().Opts()
+	if err != nil {
+		return projections.Config{}, err
+	}
+	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, ClientOpts: kopts, InstanceID: cfg.GroupInstanceID(), Log: log,
 		IndexPrefix: cfg.IndexPrefix(), GroupPrefix: cfg.ProjectionGroupPrefix(), DeadLetterTopic: cfg.DeadLetterTopic("projections"),
 		OrdersTopic: cfg.EventsTopic("orders"), InventoryTopic: cfg.EventsTopic("inventory"), PaymentsTopic: cfg.EventsTopic("payments")}
 	if reg != nil {
@@ -377,7 +410,7 @@ func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Lo
 func migrateAll(cfg config.Config, log *slog.Logger) error {
 	for _, c := range cfg.Contexts {
 		if err := eventstore.Migrate(cfg.DatabaseURL(c)); err != nil {
-			return fmt.Errorf("%s: %w", c, err)
+			return fmt.Errorf("%s database: %w", c, postgres.Explain(err))
 		}
 		log.Info("schema up to date", "context", c)
 	}
@@ -385,11 +418,20 @@ func migrateAll(cfg config.Config, log *slog.Logger) error {
 }
 
 func topics(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	cl, err := kafka.NewClient(cfg.KafkaBrokers)
+	opts, err := cfg.Kafka.Security().Opts()
+	if err != nil {
+		return err
+	}
+	cl, err := kafka.NewClient(cfg.KafkaBrokers, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	sctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	defer cancel()
+	if err := kafka.Check(sctx, cl, cfg.KafkaBrokers); err != nil {
+		return err
+	}
 	names := cfg.Topics()
 	if err := kafka.EnsureTopics(ctx, cl, cfg.KafkaPartitions, names...); err != nil {
 		return err

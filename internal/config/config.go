@@ -53,6 +53,9 @@ type Config struct {
 	// IdempotencyRetention is how long an Idempotency-Key of the write API is remembered;
 	// after it the same key runs the command again.
 	IdempotencyRetention time.Duration `env:"SHOPFLOW_IDEMPOTENCY_RETENTION" envDefault:"168h"`
+	// StartupTimeout bounds how long serve waits at start-up for the servers to answer (and
+	// to accept the link's credentials and certificates) before it gives up.
+	StartupTimeout time.Duration `env:"SHOPFLOW_STARTUP_TIMEOUT" envDefault:"30s"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `env:"SHOPFLOW_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	// MaxCommandsInFlight bounds the commands the write API runs at once; past it a command
@@ -84,6 +87,10 @@ type Config struct {
 	HTTP HTTP
 	// Auth configures authentication and per-principal rate limits.
 	Auth Auth
+	// Kafka secures the links to the brokers (TLS, SASL/SCRAM).
+	Kafka Kafka
+	// Elasticsearch secures the links to the nodes (API key or basic auth, CA file).
+	Elasticsearch Elasticsearch
 }
 
 // HTTP bounds each connection of the HTTP server (see api.Timeouts for the defaults' reasons).
@@ -179,6 +186,14 @@ func (c Config) DatabaseURL(context string) string {
 	return ""
 }
 
+// redacted is raw with the password of a URL replaced, for error messages.
+func redacted(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(a URL that does not parse)"
+}
+
 // validateRetention checks the retention of the inbox and of idempotency keys.
 func (c Config) validateRetention() []error {
 	var errs []error
@@ -210,9 +225,12 @@ func (c Config) Validate() error {
 	}
 	for _, ctx := range Contexts {
 		name := "SHOPFLOW_" + strings.ToUpper(ctx) + "_DATABASE_URL"
-		if u, err := url.Parse(c.DatabaseURL(ctx)); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad(name, "want a postgres:// URL, got %q", c.DatabaseURL(ctx))
+		u, err := url.Parse(c.DatabaseURL(ctx))
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad(name, "want a postgres:// URL, got %q", redacted(c.DatabaseURL(ctx)))
+			continue
 		}
+		errs = append(errs, validateDatabaseLink(name, u)...)
 	}
 	if len(c.KafkaBrokers) == 0 || slices.Contains(c.KafkaBrokers, "") {
 		bad("SHOPFLOW_KAFKA_BROKERS", "want a comma-separated list of host:port")
@@ -229,12 +247,17 @@ func (c Config) Validate() error {
 		bad("SHOPFLOW_SETTLEMENT_DEADLINE", "must be positive, got %s", c.SettlementDeadline)
 	}
 	errs = append(errs, c.validateRetention()...)
+	if c.StartupTimeout <= 0 {
+		bad("SHOPFLOW_STARTUP_TIMEOUT", "must be positive, got %s", c.StartupTimeout)
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHOPFLOW_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
 	errs = append(errs, c.validateCommands()...)
 	errs = append(errs, c.HTTP.validate(c.CommandTimeout)...)
 	errs = append(errs, c.Auth.validate()...)
+	errs = append(errs, c.Kafka.validate()...)
+	errs = append(errs, c.Elasticsearch.validate()...)
 	if !validNamespace.MatchString(c.Namespace) {
 		bad("SHOPFLOW_NAMESPACE", "want up to 40 lowercase letters, digits, '_' and '-', starting with a letter or digit, got %q", c.Namespace)
 	}

@@ -165,3 +165,68 @@ func TestNamespaceNamesEveryKafkaAndElasticsearchResource(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkSettingsAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	ca := dir + "/ca.pem"
+	if err := os.WriteFile(ca, []byte("pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("valid", func(t *testing.T) {
+		t.Setenv("SHOPFLOW_ORDERS_DATABASE_URL", "postgres://shopflow:pw@db:5432/orders?sslmode=verify-full&sslrootcert="+ca)
+		t.Setenv("SHOPFLOW_KAFKA_TLS_CA_FILE", ca)
+		t.Setenv("SHOPFLOW_KAFKA_SASL_MECHANISM", "scram-sha-256")
+		t.Setenv("SHOPFLOW_KAFKA_SASL_USERNAME", "shopflow")
+		t.Setenv("SHOPFLOW_KAFKA_SASL_PASSWORD_FILE", ca)
+		t.Setenv("SHOPFLOW_ES_API_KEY", "a2V5")
+		t.Setenv("SHOPFLOW_ES_CA_FILE", ca)
+		cfg, err := Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := cfg.Kafka.Security()
+		if sec.TLSFiles.CAFile != ca || sec.Username != "shopflow" || sec.PasswordFile != ca || cfg.Elasticsearch.Security().TLS.CAFile != ca {
+			t.Fatalf("security settings not carried: %+v %+v", sec, cfg.Elasticsearch.Security())
+		}
+	})
+	for name, c := range map[string]struct {
+		env  map[string]string
+		says []string
+	}{
+		"sasl without user or password": {map[string]string{"SHOPFLOW_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"},
+			[]string{"SHOPFLOW_KAFKA_SASL_USERNAME", "SHOPFLOW_KAFKA_SASL_PASSWORD or SHOPFLOW_KAFKA_SASL_PASSWORD_FILE"}},
+		"unknown mechanism": {map[string]string{"SHOPFLOW_KAFKA_SASL_MECHANISM": "PLAIN", "SHOPFLOW_KAFKA_SASL_USERNAME": "u",
+			"SHOPFLOW_KAFKA_SASL_PASSWORD": "p"}, []string{"SHOPFLOW_KAFKA_SASL_MECHANISM: want SCRAM-SHA-256 or SCRAM-SHA-512"}},
+		"credentials without mechanism": {map[string]string{"SHOPFLOW_KAFKA_SASL_USERNAME": "u"}, []string{"SHOPFLOW_KAFKA_SASL_MECHANISM: required"}},
+		"password twice": {map[string]string{"SHOPFLOW_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "SHOPFLOW_KAFKA_SASL_USERNAME": "u",
+			"SHOPFLOW_KAFKA_SASL_PASSWORD": "p", "SHOPFLOW_KAFKA_SASL_PASSWORD_FILE": ca}, []string{"set one, not both"}},
+		"missing files": {map[string]string{"SHOPFLOW_KAFKA_TLS_CA_FILE": dir + "/nope", "SHOPFLOW_ES_CA_FILE": dir + "/nope",
+			"SHOPFLOW_PAYMENTS_DATABASE_URL": "postgres://db/payments?sslmode=verify-full&sslrootcert=" + dir + "/nope"},
+			[]string{"SHOPFLOW_KAFKA_TLS_CA_FILE", "SHOPFLOW_ES_CA_FILE", "SHOPFLOW_PAYMENTS_DATABASE_URL: sslrootcert"}},
+		"client cert without key": {map[string]string{"SHOPFLOW_KAFKA_TLS_CERT_FILE": ca, "SHOPFLOW_ES_CERT_FILE": ca},
+			[]string{"SHOPFLOW_KAFKA_TLS_CERT_FILE, SHOPFLOW_KAFKA_TLS_KEY_FILE", "SHOPFLOW_ES_CERT_FILE, SHOPFLOW_ES_KEY_FILE"}},
+		"api key and basic auth": {map[string]string{"SHOPFLOW_ES_API_KEY": "k", "SHOPFLOW_ES_USERNAME": "u", "SHOPFLOW_ES_PASSWORD": "p"},
+			[]string{"choose one way to authenticate"}},
+		"user without password": {map[string]string{"SHOPFLOW_ES_USERNAME": "elastic"}, []string{"SHOPFLOW_ES_USERNAME, SHOPFLOW_ES_PASSWORD(_FILE)"}},
+		"unknown sslmode": {map[string]string{"SHOPFLOW_ORDERS_DATABASE_URL": "postgres://u:secret@db/orders?sslmode=verify"},
+			[]string{"SHOPFLOW_ORDERS_DATABASE_URL: sslmode=verify"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, s := range c.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error does not say %q: %v", s, err)
+				}
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error shows a password: %v", err)
+			}
+		})
+	}
+}

@@ -4,13 +4,16 @@ package elastic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/shopflow/shopflow/internal/securelink"
 	"github.com/shopflow/shopflow/internal/telemetry"
 )
 
@@ -45,15 +48,88 @@ func traced(tr http.RoundTripper) http.RoundTripper {
 		}))
 }
 
-// NewClient returns a client for the given node URLs. The client's product check stays on:
-// it accepts only servers that answer with the X-Elastic-Product header.
-func NewClient(urls []string) (*elasticsearch.Client, error) {
-	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: urls, Transport: traced(Transport(len(urls)))})
+// Security is how the client authenticates to a secured cluster and verifies its
+// certificate. The zero value sends no credentials and verifies https nodes against the
+// system's roots (the local development node speaks plain http).
+type Security struct {
+	// APIKey is an API key in the form Elasticsearch's create-API-key answer calls
+	// "encoded" (base64 of id:key), sent as "Authorization: ApiKey …"; APIKeyFile, if set,
+	// holds it instead.
+	APIKey, APIKeyFile string
+	// Username and Password are basic-auth credentials (not with an API key);
+	// PasswordFile, if set, holds the password instead.
+	Username, Password, PasswordFile string
+	// TLS is the CA file (and client key pair, server name) https nodes are verified with.
+	TLS securelink.TLS
+}
+
+// config returns the client configuration with the credentials read from their files.
+func (s Security) config() (elasticsearch.Config, error) {
+	var cfg elasticsearch.Config
+	var err error
+	if cfg.APIKey, err = securelink.Secret("SHOPFLOW_ES_API_KEY", s.APIKey, s.APIKeyFile); err != nil {
+		return cfg, err
+	}
+	if cfg.Password, err = securelink.Secret("SHOPFLOW_ES_PASSWORD", s.Password, s.PasswordFile); err != nil {
+		return cfg, err
+	}
+	cfg.Username = s.Username
+	if cfg.APIKey != "" && (cfg.Username != "" || cfg.Password != "") {
+		return cfg, errors.New("an API key and a user name or password: choose one")
+	}
+	if (cfg.Username == "") != (cfg.Password == "") {
+		return cfg, errors.New("basic auth: set both the user name and the password")
+	}
+	return cfg, nil
+}
+
+// NewClient returns a client for the given node URLs, with sec's credentials and TLS
+// settings. The client's product check stays on: it accepts only servers that answer with
+// the X-Elastic-Product header. Errors name the setting at fault.
+func NewClient(urls []string, sec Security) (*elasticsearch.Client, error) {
+	cfg, err := sec.config()
+	if err != nil {
+		return nil, fmt.Errorf("elastic: %w", err)
+	}
+	tr := Transport(len(urls))
+	if tr.TLSClientConfig, err = sec.TLS.Config(); err != nil {
+		return nil, fmt.Errorf("elastic: TLS: %w", err)
+	}
+	cfg.Addresses, cfg.Transport = urls, traced(tr)
+	cl, err := elasticsearch.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("elastic: new client: %w", err)
 	}
 	return cl, nil
 }
+
+// Check asks for the cluster's health, as Health does, and explains a failure of the link:
+// credentials the cluster refused (401, 403: securelink.ErrCredentialsRefused), a
+// certificate that is not trusted (securelink.ErrUntrustedCertificate), with the variables
+// to check; a red cluster is a failure too.
+func Check(ctx context.Context, cl *elasticsearch.Client, urls []string) error {
+	status, err := Health(ctx, cl)
+	at := strings.Join(urls, ",")
+	var refused *statusError
+	switch {
+	case errors.As(err, &refused) && (refused.code == http.StatusUnauthorized || refused.code == http.StatusForbidden):
+		return fmt.Errorf("elasticsearch at %s: %w", at, securelink.Refused(err,
+			"check SHOPFLOW_ES_API_KEY(_FILE), or SHOPFLOW_ES_USERNAME and SHOPFLOW_ES_PASSWORD(_FILE)"))
+	case err != nil:
+		return fmt.Errorf("elasticsearch at %s: %w", at, securelink.Explain(err, "check SHOPFLOW_ES_CA_FILE and the host of SHOPFLOW_ES_URLS"))
+	case status == "red":
+		return fmt.Errorf("elasticsearch at %s: cluster status red", at)
+	}
+	return nil
+}
+
+// statusError is an error answer of Elasticsearch.
+type statusError struct {
+	code   int
+	status string
+}
+
+func (e *statusError) Error() string { return e.status }
 
 // Health returns the cluster status (green, yellow or red). It calls /_cluster/health rather
 // than GET /, which the local single-node build does not serve.
@@ -64,7 +140,7 @@ func Health(ctx context.Context, cl *elasticsearch.Client) (string, error) {
 	}
 	defer res.Body.Close()
 	if res.IsError() {
-		return "", fmt.Errorf("elastic: cluster health: %s", res.Status())
+		return "", fmt.Errorf("elastic: cluster health: %w", &statusError{code: res.StatusCode, status: res.Status()})
 	}
 	var body struct {
 		Status string `json:"status"`

@@ -3,11 +3,16 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shopflow/shopflow/internal/securelink"
 )
 
 // Tracer returns the pgx tracer of Shopflow's pools: exaring/otelpgx, the OpenTelemetry
@@ -45,7 +50,11 @@ func (queryTracer) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareE
 
 // Open connects a pool to url and pings it, so a bad URL or a down server fails at start-up
 // rather than on the first command. Pool settings (pool_max_conns, …) may be given as URL
-// query parameters, as pgxpool documents.
+// query parameters, as pgxpool documents, and so may the link's security, as libpq's
+// (pgconn parses them): sslmode=verify-full with sslrootcert=<CA file> verifies the
+// server's certificate and name, sslcert and sslkey give a client certificate, passfile a
+// password file. A ping refused for the credentials or the certificate is explained (see
+// Check).
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -58,7 +67,26 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: ping %s: %w", cfg.ConnConfig.Database, err)
+		return nil, Explain(fmt.Errorf("postgres: ping %s: %w", cfg.ConnConfig.Database, err))
 	}
 	return pool, nil
+}
+
+// Explain adds the cause to a failure to connect: credentials the server refused
+// (securelink.ErrCredentialsRefused: SQLSTATE 28P01, or 28000 when no pg_hba.conf line
+// admits the connection, e.g. one without TLS) or a certificate that is not trusted
+// (securelink.ErrUntrustedCertificate), with the URL parameters to check. Other errors are
+// returned unchanged.
+func Explain(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case pgerrcode.InvalidPassword:
+			return securelink.Refused(err, "check the user and password (or passfile) of the database URL")
+		case pgerrcode.InvalidAuthorizationSpecification:
+			return securelink.Refused(err, "the server's pg_hba.conf admits no such connection: check the user, "+
+				"the database and sslmode of the database URL")
+		}
+	}
+	return securelink.Explain(err, "check sslrootcert (the CA file) and the host of the database URL")
 }

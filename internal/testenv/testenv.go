@@ -181,7 +181,7 @@ func waitTopics(t testing.TB, cl *kgo.Client, partitions int32, names []string) 
 // Elastic returns a client for the configured Elasticsearch, after checking cluster health.
 func Elastic(t testing.TB) *elasticsearch.Client {
 	t.Helper()
-	cl, err := elastic.NewClient(Config(t).ElasticsearchURLs)
+	cl, err := elastic.NewClient(Config(t).ElasticsearchURLs, Config(t).Elasticsearch.Security())
 	if err != nil {
 		t.Fatalf("elasticsearch client: %v", err)
 	}
