@@ -43,7 +43,7 @@ func main() {
 	// rebuild benchmarks leave Elasticsearch, Kafka and this process busy for a while
 	// afterwards (merges, topic deletion, a large heap), which roughly doubles the visibility
 	// tail measured after them.
-	only := flag.String("only", "burst_recovery,append,relay,latency,saga,flash_sale,visible,projections,hot_load,tracing", "comma-separated benchmarks to run")
+	only := flag.String("only", "burst_recovery,append,relay,latency,saga,flash_sale,visible,projections,hot_load,tracing,personal_data", "comma-separated benchmarks to run")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each timed phase")
 	flag.IntVar(&o.backlog, "backlog", 200_000, "events in the relay drain benchmark")
 	flag.IntVar(&o.batch, "batch", 0, "relay batch size (0: the relay default)")
@@ -79,6 +79,7 @@ func main() {
 		"append": benchAppend, "relay": benchRelayDrain, "latency": benchLatency, "saga": benchSaga,
 		"projections": benchProjections, "visible": benchVisible, "burst_recovery": benchBurstRecovery,
 		"flash_sale": benchFlashSale, "hot_load": benchHotLoad, "tracing": benchTracing,
+		"personal_data": benchPersonalData,
 	}
 	for _, name := range strings.Split(*only, ",") {
 		fn, ok := benches[name]
