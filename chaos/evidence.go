@@ -106,7 +106,7 @@ func (ev *Evidence) fold() *folds {
 		for _, e := range ev.Events[c] {
 			k := c + "/" + e.StreamID
 			f.streams[k] = append(f.streams[k], e)
-			d, err := registry.Decode(e.Type, e.Payload)
+			d, err := registry.DecodeVersion(e.Type, e.Schema, e.Payload)
 			if err != nil {
 				f.errs = append(f.errs, fmt.Sprintf("%s version %d: %v", k, e.Version, err))
 				continue

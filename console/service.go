@@ -62,7 +62,8 @@ type Config struct {
 	// Metrics, optional, is the process's metrics registry: the overview reads this
 	// instance's relay and scanner figures from it.
 	Metrics prometheus.Gatherer
-	// Command configures how aggregates are folded for time travel (its Upcasters).
+	// Command configures the repositories aggregates are folded with for time travel (they
+	// upcast old events with the domain's upcasters, as every reader does).
 	Command command.Config
 	// Keys, optional, opens the customers' sealed name and email in account views (the
 	// payments context's key store); a forgotten customer shows as forgotten either way.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/domain/inventory"
 	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/domain/payment"
@@ -87,14 +88,40 @@ type Event struct {
 	TraceParent   string    `json:"traceparent,omitempty"`
 	// Principal is who caused the event (the API's caller, through the saga chain).
 	Principal *eventstore.Principal `json:"principal,omitempty"`
-	Payload   json.RawMessage       `json:"payload"`
+	// Payload is the event as stored, at SchemaVersion.
+	Payload json.RawMessage `json:"payload"`
+	// Upcast, for an event stored at an older schema version than its type's current one
+	// (CurrentSchemaVersion), is the payload as every reader sees it: upcast by the
+	// domain's upcasters. An event whose upcast fails has UpcastError instead.
+	CurrentSchemaVersion int             `json:"current_schema_version,omitempty"`
+	Upcast               json.RawMessage `json:"upcast,omitempty"`
+	UpcastError          string          `json:"upcast_error,omitempty"`
 }
 
+// registry holds every context's event types and their upcasters.
+var registry = func() *domain.Registry {
+	r := domain.NewRegistry()
+	order.Register(r)
+	order.RegisterSettlement(r)
+	inventory.Register(r)
+	payment.Register(r)
+	return r
+}()
+
 func eventOf(contextName string, e eventstore.RecordedEvent) Event {
-	return Event{Context: contextName, StreamID: e.StreamID, StreamType: e.StreamType, Version: e.Version,
+	ev := Event{Context: contextName, StreamID: e.StreamID, StreamType: e.StreamType, Version: e.Version,
 		Position: e.Position, EventID: e.ID.String(), EventType: e.Type, SchemaVersion: e.SchemaVersion,
 		RecordedAt: e.RecordedAt, CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID,
 		TraceParent: e.Metadata.TraceParent, Principal: e.Metadata.Principal, Payload: e.Payload}
+	if current := registry.SchemaVersion(e.Type); current > max(e.SchemaVersion, 1) {
+		ev.CurrentSchemaVersion = current
+		up, _, err := registry.Upcast(e.Type, e.SchemaVersion, e.Payload)
+		if err != nil {
+			ev.UpcastError = err.Error()
+		}
+		ev.Upcast = up
+	}
+	return ev
 }
 
 // Stream is a stream's head: its type, context, version and the times of its first and

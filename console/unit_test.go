@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/shopflow/shopflow/eventstore"
 )
 
 func TestTraceIDOfTraceparent(t *testing.T) {
@@ -90,5 +92,25 @@ func TestSparkScalesToItsMaximum(t *testing.T) {
 	svg := string(spark([]float64{0, 5, 10}))
 	if !strings.Contains(svg, `points="0.0,38.0 120.0,20.0 240.0,2.0 "`) {
 		t.Errorf("spark %s", svg)
+	}
+}
+
+// The stream browser shows an event stored at an old schema version as stored and as every
+// reader sees it, upcast; an event of the current version has no upcast copy.
+func TestEventOfShowsTheUpcastPayload(t *testing.T) {
+	old := eventstore.RecordedEvent{Type: "OrderConfirmed", SchemaVersion: 1,
+		Payload: []byte(`{"order_id":"o1","lines":[],"total_cents":300,"currency":"EUR"}`)}
+	e := eventOf("orders", old)
+	if e.SchemaVersion != 1 || e.CurrentSchemaVersion != 2 || e.UpcastError != "" ||
+		!strings.Contains(string(e.Upcast), `"total":{"amount_cents":300,"currency":"EUR"}`) {
+		t.Errorf("v1 event: %+v (upcast %s)", e, e.Upcast)
+	}
+	current := eventstore.RecordedEvent{Type: "OrderConfirmed", SchemaVersion: 2, Payload: []byte(`{"order_id":"o1"}`)}
+	if e := eventOf("orders", current); e.CurrentSchemaVersion != 0 || e.Upcast != nil {
+		t.Errorf("v2 event: %+v", e)
+	}
+	broken := eventstore.RecordedEvent{Type: "OrderConfirmed", SchemaVersion: 1, Payload: []byte(`{"order_id":"o1"}`)}
+	if e := eventOf("orders", broken); e.UpcastError == "" {
+		t.Errorf("v1 event without total_cents: %+v", e)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 )
 
@@ -29,11 +30,17 @@ type Decoder func(payload []byte) (Event, error)
 // [NewRegistry].
 type Registry struct {
 	decoders map[string]Decoder
+	// versions holds each type's current schema version; types, its Go type (for the
+	// event catalog); upcasters, the migrations of its older versions (see schema.go).
+	versions  map[string]int
+	types     map[string]reflect.Type
+	upcasters map[string][]Upcaster
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{decoders: make(map[string]Decoder)}
+	return &Registry{decoders: make(map[string]Decoder), versions: make(map[string]int),
+		types: make(map[string]reflect.Type), upcasters: make(map[string][]Upcaster)}
 }
 
 // Register adds a decoder for the event type name. It panics if name is empty,
@@ -47,23 +54,36 @@ func (r *Registry) Register(name string, decode Decoder) {
 		panic("domain: event type registered twice: " + name)
 	}
 	r.decoders[name] = decode
+	r.versions[name] = 1
 }
 
 // RegisterEvent registers the value type E under the name its zero value's
-// EventType returns. Decoding yields values of type E (not pointers), the same
-// representation aggregates record. It panics like [Registry.Register].
-func RegisterEvent[E Event](r *Registry) {
+// EventType returns, at its schema version (its [Versioned.SchemaVersion], else
+// 1), with the upcasters of its older versions: upcasters[i] migrates a payload
+// of version i+1 to i+2, so a type at version N passes exactly N-1 of them.
+// Decoding yields values of type E (not pointers), the same representation
+// aggregates record. It panics like [Registry.Register], and when the number of
+// upcasters does not match the version: a type whose version was raised
+// without an upcaster from the old one could not read its stored events.
+func RegisterEvent[E Event](r *Registry, upcasters ...Upcaster) {
 	var zero E
-	r.Register(zero.EventType(), func(payload []byte) (Event, error) {
+	name, version := zero.EventType(), SchemaVersionOf(zero)
+	if len(upcasters) != version-1 || slices.ContainsFunc(upcasters, func(u Upcaster) bool { return u == nil }) {
+		panic(fmt.Sprintf("domain: %s is at schema version %d and needs %d upcasters, has %d",
+			name, version, version-1, len(upcasters)))
+	}
+	r.Register(name, func(payload []byte) (Event, error) {
 		var e E
 		if err := json.Unmarshal(payload, &e); err != nil {
 			return nil, err
 		}
 		return e, nil
 	})
+	r.versions[name], r.types[name], r.upcasters[name] = version, reflect.TypeFor[E](), upcasters
 }
 
-// Decode decodes a JSON payload stored or published under the type name.
+// Decode decodes a JSON payload of the type name's current schema version (see
+// [Registry.DecodeVersion] for stored and published payloads of any version).
 // It returns an error wrapping [ErrUnknownEventType] for an unregistered name,
 // or the JSON error. Unknown JSON fields are ignored, so newer producers may
 // add fields without breaking older consumers.

@@ -1,8 +1,14 @@
 package domain
 
-// Money is integer minor units (int64 cents) plus an ISO 4217 currency code;
-// events carry the two as separate fields (*_cents and currency).
-//
+// Money is an amount: integer minor units (int64 cents) of an ISO 4217 currency. Events
+// carry an order's total as one (since schema version 2 of OrderStockReserved,
+// OrderSettlementPriced and OrderConfirmed); older events and prices carry the two as
+// separate fields (*_cents and currency).
+type Money struct {
+	AmountCents int64  `json:"amount_cents"`
+	Currency    string `json:"currency"`
+}
+
 // The limits below are shared by the contexts so that each accepts what
 // another produced, and together they keep every order total far from int64
 // overflow: MaxOrderLines × MaxLineQuantity × MaxPriceCents = 10^18 < 2^63.

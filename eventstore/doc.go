@@ -67,8 +67,10 @@
 //
 // # Envelope
 //
-// Records carry a versioned JSON Envelope (see Envelope) and headers for routing; Decode
-// applies registered Upcasters so consumers see the newest schema of each event type.
+// Records carry a versioned JSON Envelope (see Envelope) and headers for routing. The relay
+// publishes each event at the schema version it was stored with; Decode upcasts with a
+// PayloadUpcaster (the domain's registry) so consumers see the newest schema of each event
+// type. docs/events/asyncapi.yaml describes the topics, the envelope and every version.
 //
 // # Snapshots
 //

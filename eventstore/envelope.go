@@ -97,9 +97,22 @@ func Kind(r *kgo.Record) (streamType, eventType string, ok bool) {
 
 var envelopeVersionText = strconv.Itoa(EnvelopeVersion)
 
-// Decode reads an event record, checking the envelope version and running the upcasters.
+// PayloadUpcaster migrates a payload of eventType written at schema version to the newest
+// version it knows, returning that version. *domain.Registry implements it with the
+// upcasters the aggregate packages register next to their event types (the one set every
+// reader uses); *Upcasters is a stand-alone set for tests of this package.
+type PayloadUpcaster interface {
+	Upcast(eventType string, version int, payload json.RawMessage) (json.RawMessage, int, error)
+}
+
+// Decode reads an event record, checking the envelope version and upcasting its payload
+// with up (nil: none), so that the envelope's payload and schema version are the newest.
 // Errors wrap ErrUndecodable.
-func Decode(r *kgo.Record, up *Upcasters) (Envelope, error) {
+//
+// The relay publishes each event as it was stored, at the schema version it was written
+// with (the schema-version header): upcasting is the consumers' job, because records
+// published by older releases stay on the topics forever and need it anyway.
+func Decode(r *kgo.Record, up PayloadUpcaster) (Envelope, error) {
 	var env Envelope
 	if v := header(r, HeaderEnvelopeVersion); v != strconv.Itoa(EnvelopeVersion) {
 		return env, fmt.Errorf("%w: envelope version %q", ErrUndecodable, v)
@@ -111,7 +124,7 @@ func Decode(r *kgo.Record, up *Upcasters) (Envelope, error) {
 		return env, fmt.Errorf("%w: missing stream id, event type or version", ErrUndecodable)
 	}
 	if up != nil {
-		if err := up.Apply(&env); err != nil {
+		if err := Apply(&env, up); err != nil {
 			return env, fmt.Errorf("%w: %w", ErrUndecodable, err)
 		}
 	}
@@ -145,6 +158,16 @@ func (u *Upcasters) Register(eventType string, from int, fn Upcaster) {
 		u.m = map[upcastKey]Upcaster{}
 	}
 	u.m[upcastKey{eventType, from}] = fn
+}
+
+// Apply upcasts env with up (see Decode) to the newest schema version it knows.
+func Apply(env *Envelope, up PayloadUpcaster) error {
+	p, v, err := up.Upcast(env.EventType, env.SchemaVersion, env.Payload)
+	if err != nil {
+		return err
+	}
+	env.Payload, env.SchemaVersion = p, v
+	return nil
 }
 
 // Apply upcasts env step by step to the newest schema version that has a registered path.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/pii"
 )
@@ -78,8 +77,6 @@ type Config struct {
 	// DeleteGrace is how long Rebuild waits after the alias swap before deleting the old
 	// index, so that reads that resolved the alias just before the swap finish; default 2 s.
 	DeleteGrace time.Duration
-	// Upcasters migrate old event payloads; default none.
-	Upcasters *eventstore.Upcasters
 	// Keys opens the customers' sealed personal data (the payments context's key store,
 	// pii.Store): the customers and orders read models hold names and emails in clear, and
 	// a customer whose key is destroyed as forgotten. nil: sealed values cannot be opened

@@ -99,7 +99,8 @@ func lookup(name string) (model, error) {
 	return m, nil
 }
 
-// registry decodes the payloads of every context's events. Filled once, then only read.
+// registry decodes the payloads of every context's events, and upcasts them (the upcasters
+// the aggregate packages register). Filled once, then only read.
 var registry = func() *domain.Registry {
 	r := domain.NewRegistry()
 	order.Register(r)

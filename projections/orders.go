@@ -209,8 +209,8 @@ func (d *orderDoc) apply(env eventstore.Envelope, ev domain.Event) {
 }
 
 func (d *orderDoc) confirm(e order.OrderConfirmed) {
-	d.Status, d.Currency = string(order.StatusConfirmed), e.Currency
-	d.TotalCents = &e.TotalCents
+	d.Status, d.Currency = string(order.StatusConfirmed), e.Total.Currency
+	d.TotalCents = &e.Total.AmountCents
 	d.Lines = make([]OrderLine, len(e.Lines))
 	for i, l := range e.Lines {
 		d.Lines[i] = OrderLine{ProductID: l.ProductID, SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPriceCents: &l.UnitPriceCents}

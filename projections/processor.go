@@ -156,7 +156,7 @@ func (p *processor) route(recs []*kgo.Record) *batch {
 		if streamType, eventType, ok := eventstore.Kind(r); ok && !p.m.wants(streamType, eventType) {
 			continue // most of an orders worker's records: stock and payment events
 		}
-		env, err := eventstore.Decode(r, p.cfg.Upcasters)
+		env, err := eventstore.Decode(r, registry) // the domain's upcasters
 		if err != nil {
 			b.dead = append(b.dead, deadLetter{r, err})
 			continue

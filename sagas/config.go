@@ -9,7 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
 	"github.com/shopflow/shopflow/internal/kafka"
 )
@@ -92,8 +91,6 @@ type Config struct {
 	// instead of after the dead member's session timeout. Unique per process, stable across
 	// its restarts. Empty: dynamic membership.
 	InstanceID string
-	// Upcasters, if set, migrate old event payloads before they are decoded.
-	Upcasters *eventstore.Upcasters
 	// ClientOpts are appended to the options of every Kafka client a reactor builds
 	// (consumer and dead-letter producer), e.g. kgo.ClientID or TLS settings.
 	ClientOpts []kgo.Opt

@@ -93,7 +93,7 @@ func (s *ordersSaga) onStockReserved(ctx context.Context, m message) (string, er
 		lines[i] = order.PricedLine(l)
 	}
 	return s.settle(ctx, m, e.OrderID, func(o *order.Order, st *order.Settlement) error {
-		return st.StockReserved(o, lines, e.TotalCents, e.Currency)
+		return st.StockReserved(o, lines, e.Total.AmountCents, e.Total.Currency)
 	})
 }
 

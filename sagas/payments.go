@@ -115,7 +115,7 @@ func (s *paymentsSaga) onStockReserved(ctx context.Context, m message) (string, 
 		if err != nil {
 			return "", err
 		}
-		if err := pay.Capture(acct, e.TotalCents); err != nil {
+		if err := pay.Capture(acct, e.Total.AmountCents); err != nil {
 			return "", permanent(err)
 		}
 		return s.save(ctx, m, acct, pay)

@@ -25,7 +25,7 @@ func TestPaymentsReplayAfterInboxPruned(t *testing.T) {
 	r := must(newPaymentsReactor(testConfig(), es.Store))(t)
 	customer := openAccount(t, es.Store, 1000)
 	orderID := uuid.NewString()
-	reserved := record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, TotalCents: 400, Currency: "EUR",
+	reserved := record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, Total: domain.Money{AmountCents: 400, Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1, UnitPriceCents: 400}}}, "r")
 	cancelled := record(t, order.OrderCancelled{OrderID: orderID, CustomerID: customer, PreviousStatus: order.StatusConfirmed}, "o")
 
@@ -57,7 +57,7 @@ func TestPaymentsLegacyAccountRefundsOnce(t *testing.T) {
 		payment.FundsDeposited{CustomerID: customer, AmountCents: 1000},
 		payment.PaymentCaptured{CustomerID: customer, OrderID: orderID, AmountCents: 300})
 	cancelled := record(t, order.OrderCancelled{OrderID: orderID, CustomerID: customer, PreviousStatus: order.StatusConfirmed}, "o")
-	reserved := record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, TotalCents: 300, Currency: "EUR",
+	reserved := record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, Total: domain.Money{AmountCents: 300, Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1, UnitPriceCents: 300}}}, "r")
 
 	react(t, r, reserved, OutcomeNoop) // captured before the upgrade

@@ -78,7 +78,7 @@ func TestOrdersConfirmInEitherOrder(t *testing.T) {
 	placed := must(place.Handle(context.Background(), command.PlaceOrder{CustomerID: customer,
 		Lines: []order.Line{{ProductID: product, Quantity: 2}}}, command.Options{}))(t)
 	captured := record(t, payment.PaymentCaptured{CustomerID: customer, OrderID: placed.ID, AmountCents: 600}, "account-"+customer)
-	reserved := record(t, inventory.OrderStockReserved{OrderID: placed.ID, CustomerID: customer, TotalCents: 600, Currency: "EUR",
+	reserved := record(t, inventory.OrderStockReserved{OrderID: placed.ID, CustomerID: customer, Total: domain.Money{AmountCents: 600, Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: product, SKU: "S", Name: "N", Quantity: 2, UnitPriceCents: 300}}},
 		"order_reservation-"+placed.ID)
 
@@ -110,7 +110,7 @@ func TestOrdersRefuseCorruptInput(t *testing.T) {
 		"unknown order": record(t, payment.PaymentCaptured{CustomerID: customer, OrderID: uuid.NewString(), AmountCents: 1}, "a"),
 		"no order id":   record(t, payment.PaymentDeclined{CustomerID: customer, Reason: payment.ReasonUnknownCustomer}, "a"),
 		"bad reason":    record(t, payment.PaymentDeclined{CustomerID: customer, OrderID: placed.ID, Reason: "bored"}, "a"),
-		"wrong lines": record(t, inventory.OrderStockReserved{OrderID: placed.ID, CustomerID: customer, Currency: "EUR",
+		"wrong lines": record(t, inventory.OrderStockReserved{OrderID: placed.ID, CustomerID: customer, Total: domain.Money{Currency: "EUR"},
 			Lines: []inventory.ReservedLine{{ProductID: uuid.NewString(), SKU: "S", Name: "N", Quantity: 2}}}, "r"),
 	}
 	react(t, r, record(t, payment.PaymentCaptured{CustomerID: customer, OrderID: placed.ID, AmountCents: 0}, "a"), OutcomeApplied)
@@ -153,7 +153,7 @@ func TestPaymentsRefundBeforeCapture(t *testing.T) {
 	must(deposit.Handle(context.Background(), command.DepositFunds{CustomerID: acct.ID, AmountCents: 1000}, command.Options{}))(t)
 	orderID := uuid.NewString()
 	react(t, r, record(t, order.OrderCancelled{OrderID: orderID, CustomerID: acct.ID, PreviousStatus: order.StatusPending}, "o"), OutcomeApplied)
-	react(t, r, record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: acct.ID, TotalCents: 400, Currency: "EUR",
+	react(t, r, record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: acct.ID, Total: domain.Money{AmountCents: 400, Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1, UnitPriceCents: 400}}}, "r"), OutcomeNoop)
 	react(t, r, record(t, order.OrderRejected{OrderID: orderID, CustomerID: acct.ID, Reason: order.ReasonInsufficientStock}, "o"), OutcomeNoop)
 	accounts := must(command.NewRepository(store, command.AccountType(), command.Config{}))(t)
@@ -165,7 +165,7 @@ func TestPaymentsRefundBeforeCapture(t *testing.T) {
 	}
 	// A customer without an account is declined once, in the order's payment stream.
 	stranger := uuid.NewString()
-	rec := record(t, inventory.OrderStockReserved{OrderID: stranger, CustomerID: uuid.NewString(), Currency: "EUR",
+	rec := record(t, inventory.OrderStockReserved{OrderID: stranger, CustomerID: uuid.NewString(), Total: domain.Money{Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1}}}, "r")
 	react(t, r, rec, OutcomeApplied)
 	react(t, r, rec, OutcomeDuplicate)
@@ -184,7 +184,7 @@ func TestPaymentsUnknownCustomerIsNeverChargedLater(t *testing.T) {
 	store := es.Store
 	r := must(newPaymentsReactor(testConfig(), store))(t)
 	orderID, customer := uuid.NewString(), uuid.NewString()
-	reserved := inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, TotalCents: 400, Currency: "EUR",
+	reserved := inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, Total: domain.Money{AmountCents: 400, Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1, UnitPriceCents: 400}}}
 	react(t, r, record(t, reserved, "r"), OutcomeApplied)
 	acct := must(payment.Open(customer, "A", "a@b.c"))(t)
@@ -208,7 +208,7 @@ func TestPaymentsLegacyDeclineStreamStillCounts(t *testing.T) {
 	name, payload := must2(domain.Encode(payment.DeclineUnknownCustomer(customer, orderID)))(t)
 	must(store.Append(context.Background(), command.StreamID(DeclineStreamType, orderID), DeclineStreamType, 0,
 		eventstore.EventData{Type: name, Payload: payload}))(t)
-	react(t, r, record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, Currency: "EUR",
+	react(t, r, record(t, inventory.OrderStockReserved{OrderID: orderID, CustomerID: customer, Total: domain.Money{Currency: "EUR"},
 		Lines: []inventory.ReservedLine{{ProductID: "p", SKU: "S", Name: "N", Quantity: 1}}}, "r"), OutcomeNoop)
 	if evs := must(store.Load(context.Background(), command.StreamID(payment.OrderPaymentAggregateType, orderID), 0))(t); len(evs) != 0 {
 		t.Errorf("declined again: %+v", evs)

@@ -202,7 +202,7 @@ func (r *Reactor) react(ctx context.Context, rec *kgo.Record) (string, error) {
 // prepare decodes a record into the input of its reaction. The reaction is nil for event
 // types the reactor does not react to.
 func (r *Reactor) prepare(rec *kgo.Record) (message, reaction, error) {
-	env, err := eventstore.Decode(rec, r.cfg.Upcasters)
+	env, err := eventstore.Decode(rec, r.registry) // the domain's upcasters
 	if err != nil {
 		return message{}, nil, err
 	}

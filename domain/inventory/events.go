@@ -88,14 +88,20 @@ type ReservedLine struct {
 }
 
 // OrderStockReserved records that every line of an order was reserved; the
-// payments context charges the customer TotalCents.
+// payments context charges the customer Total.
+//
+// Schema version 2 carries the total as one money object ("total":
+// {"amount_cents", "currency"}); version 1 carried "total_cents" and
+// "currency" side by side, and is upcast (see Register).
 type OrderStockReserved struct {
 	OrderID    string         `json:"order_id"`
 	CustomerID string         `json:"customer_id"`
 	Lines      []ReservedLine `json:"lines"`
-	TotalCents int64          `json:"total_cents"`
-	Currency   string         `json:"currency"`
+	Total      domain.Money   `json:"total"`
 }
+
+// SchemaVersion returns 2: the total became a money object.
+func (OrderStockReserved) SchemaVersion() int { return 2 }
 
 // OrderStockReservationFailed records that an order's lines could not all be
 // reserved, so none was. ProductIDs lists the products at fault.
@@ -138,7 +144,12 @@ func (OrderStockReservationFailed) EventType() string { return TypeOrderStockRes
 // EventType returns TypeOrderStockReleased.
 func (OrderStockReleased) EventType() string { return TypeOrderStockReleased }
 
-// Register adds the inventory context's event types to r. It panics if one
+// upcastTotal migrates a version 1 OrderStockReserved ("total_cents" and
+// "currency") to version 2 ("total").
+var upcastTotal = domain.NestMoney("total_cents", "currency", "total")
+
+// Register adds the inventory context's event types to r, with the upcasters of
+// their older schema versions. It panics if one
 // is already registered (see domain.Registry.Register).
 func Register(r *domain.Registry) {
 	domain.RegisterEvent[ProductRegistered](r)
@@ -146,7 +157,7 @@ func Register(r *domain.Registry) {
 	domain.RegisterEvent[StockReserved](r)
 	domain.RegisterEvent[StockReservationFailed](r)
 	domain.RegisterEvent[StockReleased](r)
-	domain.RegisterEvent[OrderStockReserved](r)
+	domain.RegisterEvent[OrderStockReserved](r, upcastTotal)
 	domain.RegisterEvent[OrderStockReservationFailed](r)
 	domain.RegisterEvent[OrderStockReleased](r)
 }

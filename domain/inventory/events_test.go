@@ -3,6 +3,7 @@ package inventory
 import (
 	"testing"
 
+	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/domain/domaintest"
 )
 
@@ -20,8 +21,9 @@ func TestEventsJSONContract(t *testing.T) {
 			JSON: `{"product_id":"p1","order_id":"o1","quantity":9,"available":2,"reason":"insufficient_stock"}`},
 		{Event: StockReleased{ProductID: "p1", OrderID: "o1", Quantity: 2},
 			JSON: `{"product_id":"p1","order_id":"o1","quantity":2}`},
-		{Event: OrderStockReserved{OrderID: "o1", CustomerID: "c1", Lines: []ReservedLine{{ProductID: "p1", SKU: "S-1", Name: "Anvil", Quantity: 2, UnitPriceCents: 1999}}, TotalCents: 3998, Currency: "EUR"},
-			JSON: `{"order_id":"o1","customer_id":"c1","lines":[{"product_id":"p1","sku":"S-1","name":"Anvil","quantity":2,"unit_price_cents":1999}],"total_cents":3998,"currency":"EUR"}`},
+		{Event: OrderStockReserved{OrderID: "o1", CustomerID: "c1", Lines: []ReservedLine{{ProductID: "p1", SKU: "S-1", Name: "Anvil", Quantity: 2, UnitPriceCents: 1999}}, Total: domain.Money{AmountCents: 3998, Currency: "EUR"}},
+			JSON: `{"order_id":"o1","customer_id":"c1","lines":[{"product_id":"p1","sku":"S-1","name":"Anvil","quantity":2,"unit_price_cents":1999}],"total":{"amount_cents":3998,"currency":"EUR"}}`,
+			V1:   `{"order_id":"o1","customer_id":"c1","lines":[{"product_id":"p1","sku":"S-1","name":"Anvil","quantity":2,"unit_price_cents":1999}],"total_cents":3998,"currency":"EUR"}`},
 		{Event: OrderStockReservationFailed{OrderID: "o1", CustomerID: "c1", Reason: ReasonUnknownProduct, ProductIDs: []string{"p9"}},
 			JSON: `{"order_id":"o1","customer_id":"c1","reason":"unknown_product","product_ids":["p9"]}`},
 		{Event: OrderStockReleased{OrderID: "o1", Lines: []Line{{ProductID: "p1", Quantity: 2}}},

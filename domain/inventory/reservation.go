@@ -102,7 +102,7 @@ func (r *OrderReservation) ProductIDs() []string {
 func (r *OrderReservation) apply(e domain.Event) error {
 	switch e := e.(type) {
 	case OrderStockReserved:
-		r.status, r.customerID, r.totalCents, r.currency = ReservationReserved, e.CustomerID, e.TotalCents, e.Currency
+		r.status, r.customerID, r.totalCents, r.currency = ReservationReserved, e.CustomerID, e.Total.AmountCents, e.Total.Currency
 		r.lines = slices.Clone(e.Lines)
 		return r.owns(e.OrderID)
 	case OrderStockReservationFailed:

@@ -127,7 +127,7 @@ func (r *OrderReservation) reserveAll(customerID string, lines []Line, products 
 	}
 	r.root.Record(OrderStockReserved{
 		OrderID: r.ID(), CustomerID: customerID, Lines: reserved,
-		TotalCents: total, Currency: products[lines[0].ProductID].Currency(),
+		Total: domain.Money{AmountCents: total, Currency: products[lines[0].ProductID].Currency()},
 	}, r.apply)
 }
 

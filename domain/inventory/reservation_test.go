@@ -63,7 +63,7 @@ func TestReserveAllLines(t *testing.T) {
 		{ProductID: productA, SKU: "SKU-" + productA, Name: "Name " + productA, Quantity: 2, UnitPriceCents: 100},
 		{ProductID: productB, SKU: "SKU-" + productB, Name: "Name " + productB, Quantity: 2, UnitPriceCents: 30},
 	}
-	wantChanges(t, r, OrderStockReserved{OrderID: order1, CustomerID: customer, Lines: lines, TotalCents: 260, Currency: "EUR"})
+	wantChanges(t, r, OrderStockReserved{OrderID: order1, CustomerID: customer, Lines: lines, Total: domain.Money{AmountCents: 260, Currency: "EUR"}})
 	wantChanges(t, products[productA], StockReserved{ProductID: productA, OrderID: order1, Quantity: 2, UnitPriceCents: 100})
 	wantChanges(t, products[productB], StockReserved{ProductID: productB, OrderID: order1, Quantity: 2, UnitPriceCents: 30})
 	wantChanges(t, products[productC])
@@ -320,7 +320,7 @@ func TestLoadOrderReservationRebuildsSameState(t *testing.T) {
 
 func TestLoadOrderReservationDoesNotValidate(t *testing.T) {
 	r, err := LoadOrderReservation(order1, []domain.Event{
-		OrderStockReserved{OrderID: order1, Lines: nil, TotalCents: -10, Currency: "??"},
+		OrderStockReserved{OrderID: order1, Lines: nil, Total: domain.Money{AmountCents: -10, Currency: "??"}},
 		OrderStockReservationFailed{OrderID: order1, Reason: "retired_reason"},
 	})
 	if err != nil {

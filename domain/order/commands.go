@@ -85,7 +85,7 @@ func (o *Order) Confirm(lines []PricedLine, currency string) error {
 	for _, l := range ordered {
 		total += l.Quantity * l.UnitPriceCents // bounded by MaxLines, MaxLineQuantity, MaxPriceCents
 	}
-	o.root.Record(OrderConfirmed{OrderID: o.ID(), Lines: ordered, TotalCents: total, Currency: currency}, o.apply)
+	o.root.Record(OrderConfirmed{OrderID: o.ID(), Lines: ordered, Total: domain.Money{AmountCents: total, Currency: currency}}, o.apply)
 	return nil
 }
 

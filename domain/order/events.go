@@ -42,12 +42,22 @@ type OrderPlaced struct {
 
 // OrderConfirmed records that stock was reserved and payment captured; the
 // order is confirmed at the given prices.
+//
+// Schema version 2 carries the total as one money object ("total":
+// {"amount_cents", "currency"}); version 1 carried "total_cents" and
+// "currency" side by side, and is upcast (see Register).
 type OrderConfirmed struct {
-	OrderID    string       `json:"order_id"`
-	Lines      []PricedLine `json:"lines"`
-	TotalCents int64        `json:"total_cents"`
-	Currency   string       `json:"currency"`
+	OrderID string       `json:"order_id"`
+	Lines   []PricedLine `json:"lines"`
+	Total   domain.Money `json:"total"`
 }
+
+// SchemaVersion returns 2: the total became a money object.
+func (OrderConfirmed) SchemaVersion() int { return 2 }
+
+// upcastTotal migrates version 1 of OrderConfirmed and OrderSettlementPriced
+// ("total_cents" and "currency") to version 2 ("total").
+var upcastTotal = domain.NestMoney("total_cents", "currency", "total")
 
 // OrderRejected records that a pending order could not be fulfilled.
 // Reason is one of the Reason constants.
@@ -80,11 +90,12 @@ func (OrderRejected) EventType() string { return TypeOrderRejected }
 // EventType returns TypeOrderCancelled.
 func (OrderCancelled) EventType() string { return TypeOrderCancelled }
 
-// Register adds the orders context's event types to r. It panics if one is
+// Register adds the orders context's event types to r, with the upcasters of
+// their older schema versions. It panics if one is
 // already registered (see domain.Registry.Register).
 func Register(r *domain.Registry) {
 	domain.RegisterEvent[OrderPlaced](r)
-	domain.RegisterEvent[OrderConfirmed](r)
+	domain.RegisterEvent[OrderConfirmed](r, upcastTotal)
 	domain.RegisterEvent[OrderRejected](r)
 	domain.RegisterEvent[OrderCancelled](r)
 }

@@ -51,7 +51,7 @@ func TestLoadDoesNotValidate(t *testing.T) {
 		OrderPlaced{OrderID: orderID, CustomerID: "", Lines: []Line{{ProductID: productA, Quantity: -5}, {ProductID: productA, Quantity: 0}}},
 		OrderRejected{OrderID: orderID, Reason: "a reason retired long ago"},
 		OrderCancelled{OrderID: orderID, Reason: string(make([]byte, 10*MaxCancelReason))},
-		OrderConfirmed{OrderID: orderID, Lines: nil, TotalCents: -1, Currency: "euros"},
+		OrderConfirmed{OrderID: orderID, Lines: nil, Total: domain.Money{AmountCents: -1, Currency: "euros"}},
 	}
 	o, err := Load(history)
 	if err != nil {

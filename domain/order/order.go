@@ -152,7 +152,7 @@ func (o *Order) apply(e domain.Event) error {
 func (o *Order) applyChange(e domain.Event) error {
 	switch e := e.(type) {
 	case OrderConfirmed:
-		o.status, o.totalCents, o.currency = StatusConfirmed, e.TotalCents, e.Currency
+		o.status, o.totalCents, o.currency = StatusConfirmed, e.Total.AmountCents, e.Total.Currency
 		o.priced = slices.Clone(e.Lines)
 		return o.owns(e.OrderID)
 	case OrderRejected:

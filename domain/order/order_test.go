@@ -175,7 +175,7 @@ func TestConfirmRecordsOrderConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := testPriced()
-	want := OrderConfirmed{OrderID: orderID, Lines: []PricedLine{p[1], p[0]}, TotalCents: 2050, Currency: "EUR"}
+	want := OrderConfirmed{OrderID: orderID, Lines: []PricedLine{p[1], p[0]}, Total: domain.Money{AmountCents: 2050, Currency: "EUR"}}
 	if got := onlyChange(t, o); !reflect.DeepEqual(got, want) {
 		t.Errorf("event = %#v, want %#v", got, want)
 	}

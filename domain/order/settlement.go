@@ -25,13 +25,16 @@ const (
 )
 
 // SettlementPriced records the lines inventory reserved an order at, while its payment is
-// not captured yet.
+// not captured yet. Schema version 2 carries the total as one money object, like
+// OrderConfirmed; version 1 is upcast.
 type SettlementPriced struct {
-	OrderID    string       `json:"order_id"`
-	Lines      []PricedLine `json:"lines"`
-	TotalCents int64        `json:"total_cents"`
-	Currency   string       `json:"currency"`
+	OrderID string       `json:"order_id"`
+	Lines   []PricedLine `json:"lines"`
+	Total   domain.Money `json:"total"`
 }
+
+// SchemaVersion returns 2: the total became a money object.
+func (SettlementPriced) SchemaVersion() int { return 2 }
 
 // SettlementPaid records that the order's payment was captured before its priced lines
 // arrived.
@@ -48,7 +51,7 @@ func (SettlementPaid) EventType() string { return TypeSettlementPaid }
 
 // RegisterSettlement adds the settlement event types to r (see domain.Registry.Register).
 func RegisterSettlement(r *domain.Registry) {
-	domain.RegisterEvent[SettlementPriced](r)
+	domain.RegisterEvent[SettlementPriced](r, upcastTotal)
 	domain.RegisterEvent[SettlementPaid](r)
 }
 
@@ -115,7 +118,7 @@ func (s *Settlement) StockReserved(o *Order, lines []PricedLine, totalCents int6
 	case s.priced != nil:
 		return nil
 	case s.paid == nil:
-		s.root.Record(SettlementPriced{OrderID: s.ID(), Lines: lines, TotalCents: totalCents, Currency: currency}, s.apply)
+		s.root.Record(SettlementPriced{OrderID: s.ID(), Lines: lines, Total: domain.Money{AmountCents: totalCents, Currency: currency}}, s.apply)
 		return nil
 	}
 	return confirmAt(o, lines, totalCents, currency, s.paid.AmountCents)
@@ -132,7 +135,7 @@ func (s *Settlement) PaymentCaptured(o *Order, amountCents int64) error {
 		s.root.Record(SettlementPaid{OrderID: s.ID(), AmountCents: amountCents}, s.apply)
 		return nil
 	}
-	return confirmAt(o, s.priced.Lines, s.priced.TotalCents, s.priced.Currency, amountCents)
+	return confirmAt(o, s.priced.Lines, s.priced.Total.AmountCents, s.priced.Total.Currency, amountCents)
 }
 
 // confirmAt confirms o at the priced lines, if the captured amount is their total.

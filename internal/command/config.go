@@ -40,9 +40,6 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Now returns the time recorded in events such as OrderPlaced. nil means time.Now.
 	Now func() time.Time
-	// Upcasters migrate old event payloads before aggregates are rehydrated from them, as
-	// consumers of the topics migrate them (projections.Config.Upcasters); default none.
-	Upcasters *eventstore.Upcasters
 	// CacheSize is how many aggregates a Repository keeps between commands, for aggregate
 	// types that can catch up with their stream (AggregateType.Advance): a kept aggregate
 	// loads only the events after its version. 0 means DefaultCacheSize; negative, none.

@@ -279,15 +279,13 @@ func (r *Repository[A]) history(ctx context.Context, streamID string, after int6
 	return r.decode(streamID, records)
 }
 
-// decode upcasts and decodes stored events of streamID.
+// decode upcasts (with the upcasters the aggregate's package registers next to its event
+// types, as every consumer of the topics does) and decodes stored events of streamID.
 func (r *Repository[A]) decode(streamID string, records []eventstore.RecordedEvent) ([]domain.Event, error) {
 	history := make([]domain.Event, len(records))
 	for i, rec := range records {
-		payload, _, err := r.cfg.Upcasters.Upcast(rec.Type, rec.SchemaVersion, rec.Payload)
-		if err == nil {
-			history[i], err = r.registry.Decode(rec.Type, payload)
-		}
-		if err != nil {
+		var err error
+		if history[i], err = r.registry.DecodeVersion(rec.Type, rec.SchemaVersion, rec.Payload); err != nil {
 			return nil, fmt.Errorf("load %s version %d: %w", streamID, rec.Version, err)
 		}
 	}
@@ -327,7 +325,8 @@ func (r *Repository[A]) Append(a A, meta Metadata) (eventstore.StreamAppend, err
 		if err != nil {
 			return app, err
 		}
-		app.Events = append(app.Events, eventstore.EventData{Type: name, Payload: payload, Metadata: stored})
+		app.Events = append(app.Events, eventstore.EventData{Type: name, SchemaVersion: domain.SchemaVersionOf(e),
+			Payload: payload, Metadata: stored})
 	}
 	return app, nil
 }

@@ -6,9 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
 )
@@ -142,20 +147,38 @@ func TestKeptAggregatesReadOnlyTheNewEvents(t *testing.T) {
 	}
 }
 
-// Aggregates are rehydrated from upcast payloads: an old StockAdded that named its quantity
-// "qty" counts once its upcaster is registered.
+// Aggregates are rehydrated from upcast payloads, with the upcasters the domain registers:
+// an OrderConfirmed an older release stored at schema version 1 ("total_cents" and
+// "currency" side by side) confirms the order at its total. And the events a repository
+// appends carry their type's current schema version.
 func TestLoadUpcastsOldEvents(t *testing.T) {
 	d := newDB(t)
-	id := registerProduct(t, d.store, widget)
-	old := json.RawMessage(`{"product_id":"` + id + `","qty":5}`)
-	must(d.store.Append(ctx(t), command.StreamID("product", id), "product", 1,
-		eventstore.EventData{Type: "StockAdded", SchemaVersion: 1, Payload: old}))(t)
-	var up eventstore.Upcasters
-	up.Register("StockAdded", 1, func(p json.RawMessage) (json.RawMessage, error) {
-		return bytes.Replace(p, []byte(`"qty"`), []byte(`"quantity"`), 1), nil
-	})
-	repo := must(command.NewRepository(d.store, command.ProductType(), command.Config{Upcasters: &up}))(t)
-	if p := must(repo.Load(ctx(t), id))(t); p.Available() != widget.InitialStock+5 {
-		t.Errorf("available = %d after an upcast StockAdded of 5, want %d", p.Available(), widget.InitialStock+5)
+	orders := must(command.NewRepository(d.store, command.OrderType(), command.Config{}))(t)
+	id := uuid.NewString()
+	placed := must(order.Place(id, uuid.NewString(), []order.Line{{ProductID: "p1", Quantity: 2}}, time.Now()))(t)
+	must(orders.Create(ctx(t), placed, command.Options{}))(t)
+	v1 := `{"order_id":"` + id + `","lines":[{"product_id":"p1","sku":"S","name":"N","quantity":2,"unit_price_cents":150}],"total_cents":300,"currency":"EUR"}`
+	must(d.store.Append(ctx(t), command.StreamID(order.AggregateType, id), order.AggregateType, 1,
+		eventstore.EventData{Type: order.TypeOrderConfirmed, SchemaVersion: 1, Payload: json.RawMessage(v1)}))(t)
+	o := must(orders.Load(ctx(t), id))(t)
+	if o.Status() != order.StatusConfirmed || o.TotalCents() != 300 || o.Currency() != "EUR" {
+		t.Errorf("order loaded from a v1 OrderConfirmed: %s, %d %s; want confirmed, 300 EUR", o.Status(), o.TotalCents(), o.Currency())
+	}
+
+	id2 := uuid.NewString()
+	o2 := must(order.Place(id2, uuid.NewString(), []order.Line{{ProductID: "p1", Quantity: 2}}, time.Now()))(t)
+	if err := o2.Confirm([]order.PricedLine{{ProductID: "p1", SKU: "S", Name: "N", Quantity: 2, UnitPriceCents: 150}}, "EUR"); err != nil {
+		t.Fatal(err)
+	}
+	must(orders.Create(ctx(t), o2, command.Options{}))(t)
+	stored := must(d.store.Load(ctx(t), command.StreamID(order.AggregateType, id2), 0))(t)
+	for _, e := range stored {
+		want := map[string]int{order.TypeOrderPlaced: 1, order.TypeOrderConfirmed: 2}[e.Type]
+		if e.SchemaVersion != want {
+			t.Errorf("%s stored at schema version %d, want %d", e.Type, e.SchemaVersion, want)
+		}
+	}
+	if len(stored) != 2 || !strings.Contains(string(stored[1].Payload), `"total":{"amount_cents":300,"currency":"EUR"}`) {
+		t.Errorf("stored %d events, last %s", len(stored), stored[len(stored)-1].Payload)
 	}
 }

@@ -112,7 +112,7 @@ func (s *Shop) Confirm(orderID string) {
 	}
 	s.Record(payment.AggregateType, placed.CustomerID, payment.PaymentCaptured{
 		CustomerID: placed.CustomerID, OrderID: orderID, AmountCents: total})
-	s.Record(order.AggregateType, orderID, order.OrderConfirmed{OrderID: orderID, Lines: priced, TotalCents: total, Currency: "EUR"})
+	s.Record(order.AggregateType, orderID, order.OrderConfirmed{OrderID: orderID, Lines: priced, Total: domain.Money{AmountCents: total, Currency: "EUR"}})
 }
 
 // Reject records a failed reservation and the order's rejection.
