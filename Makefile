@@ -4,7 +4,7 @@ GO    ?= go
 # -race: this is concurrent code first of all; the detector costs about a minute here.
 GOTEST_FLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: up down status logs clean test unit bench chaos build vet fmt infra fuzz
+.PHONY: up down status logs clean test unit bench chaos build vet fmt infra fuzz catalog
 
 up: ## install and start Postgres, Kafka, Elasticsearch, Jaeger and shopflow; wait until healthy
 	@scripts/stack.sh up
@@ -45,6 +45,9 @@ bench: ## benchmarks with a raw baseline measured in the same run
 
 chaos: ## fault suite on a scratch stack of its own: load, faults, then invariants checked from the stores
 	@$(GO) run ./cmd/shopflow-chaos $(CHAOS_FLAGS)
+
+catalog: ## regenerate the event catalog (docs/events) from the Go event types; refuses an incompatible change
+	$(GO) run ./cmd/shopflow-catalog
 
 build:
 	$(GO) build -o bin/shopflow ./cmd/shopflow

@@ -34,6 +34,8 @@ var Routes = map[string]Access{
 	"GET /readyz":       {Public: true},
 	"GET /metrics":      {Public: true},
 	"GET /openapi.yaml": {Public: true},
+	// The event catalog (docs/events): what is on the topics, public like the API's document.
+	"GET /asyncapi.yaml": {Public: true},
 	// The console's sign-in page, where a browser hands over its token (ConsoleTokenCookie).
 	"GET " + ConsoleLoginPath:   {Public: true},
 	"POST " + ConsoleLoginPath:  {Public: true},

@@ -60,9 +60,14 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil)) // public: no token
-	if rec.Code != http.StatusOK || rec.Body.Len() != len(api.OpenAPI) {
-		t.Fatalf("GET /openapi.yaml: %d, %d bytes", rec.Code, rec.Body.Len())
+	for path, doc := range map[string][]byte{"/openapi.yaml": api.OpenAPI, "/asyncapi.yaml": api.AsyncAPI} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil)) // public: no token
+		if rec.Code != http.StatusOK || rec.Body.String() != string(doc) || len(doc) == 0 {
+			t.Fatalf("GET %s: %d, %d bytes", path, rec.Code, rec.Body.Len())
+		}
+	}
+	if !strings.Contains(string(api.AsyncAPI), "asyncapi: 3.0.0") {
+		t.Error("GET /asyncapi.yaml does not serve the AsyncAPI document")
 	}
 }

@@ -76,8 +76,8 @@ func (t Timeouts) apply(srv *http.Server) {
 // New returns an echo instance with Shopflow's middleware (request id, structured request
 // logs and request metrics of the status sent, recover, body limit, then authentication,
 // per-principal rate limits and authorization by Routes), the problem+json
-// error handler and the operational routes: GET /healthz, GET /readyz, GET /metrics and
-// GET /openapi.yaml. Command and query routes are registered on it by the write and read
+// error handler and the operational routes: GET /healthz, GET /readyz, GET /metrics,
+// GET /openapi.yaml and GET /asyncapi.yaml. Command and query routes are registered on it by the write and read
 // APIs. A 5xx is logged with its error (a 503 at level warn, others at error); other
 // requests at info, except /healthz and /metrics, which are measured but not logged.
 func New(opts Options) *echo.Echo {
@@ -97,6 +97,7 @@ func New(opts Options) *echo.Echo {
 	e.GET("/readyz", readyz(opts.Health))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry, EnableOpenMetrics: true})))
 	e.GET("/openapi.yaml", serveOpenAPI)
+	e.GET("/asyncapi.yaml", serveAsyncAPI)
 	return e
 }
 

@@ -136,6 +136,10 @@ run() {
   # The OpenAPI conformance test (cmd/shopflow) runs schemathesis, from a venv of its own.
   SHOPFLOW_SCHEMATHESIS="$("$S/schemathesis.sh" ensure)"
   export SHOPFLOW_SCHEMATHESIS
+  # The event catalog's test (internal/catalog) validates docs/events/asyncapi.yaml with the
+  # reference AsyncAPI parser, run by node from a directory of its own.
+  SHOPFLOW_ASYNCAPI_VALIDATE="$("$S/asyncapi.sh" ensure)"
+  export SHOPFLOW_ASYNCAPI_VALIDATE
   cd "$REPO_ROOT"
   exec "$@"
 }
