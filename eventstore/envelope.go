@@ -148,8 +148,10 @@ type upcastKey struct {
 	from      int
 }
 
-// Upcasters is the set of payload migrations consumers apply when they read an old event.
-// Register all upcasters before use; Apply is then safe for concurrent use.
+// Upcasters is a stand-alone set of payload migrations, a PayloadUpcaster for code that has
+// no domain registry (this package's tests). Shopflow's readers upcast with the domain's
+// registry instead, where each aggregate package registers its upcasters. Register all
+// upcasters before use; Apply and Upcast are then safe for concurrent use.
 type Upcasters struct{ m map[upcastKey]Upcaster }
 
 // Register adds the migration of eventType from schema version from to from+1.

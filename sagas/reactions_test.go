@@ -38,7 +38,7 @@ func record(t testing.TB, e domain.Event, streamID string) *kgo.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := eventstore.Envelope{EventID: uuid.Must(uuid.NewV7()), EventType: name, SchemaVersion: 1, StreamID: streamID,
+	env := eventstore.Envelope{EventID: uuid.Must(uuid.NewV7()), EventType: name, SchemaVersion: domain.SchemaVersionOf(e), StreamID: streamID,
 		StreamType: "test", Version: 1, RecordedAt: time.Now(), Payload: payload}
 	rec, err := env.Record("test.events")
 	if err != nil {

@@ -202,15 +202,19 @@ func (r *Reactor) react(ctx context.Context, rec *kgo.Record) (string, error) {
 // prepare decodes a record into the input of its reaction. The reaction is nil for event
 // types the reactor does not react to.
 func (r *Reactor) prepare(rec *kgo.Record) (message, reaction, error) {
-	env, err := eventstore.Decode(rec, r.registry) // the domain's upcasters
+	env, err := eventstore.Decode(rec, nil)
 	if err != nil {
 		return message{}, nil, err
 	}
 	fn, ok := r.reactions[env.EventType]
 	if !ok {
-		return message{}, nil, nil
+		return message{}, nil, nil // not upcast: an event the reactor ignores is never its dead letter
 	}
-	event, err := r.registry.Decode(env.EventType, env.Payload)
+	err = eventstore.Apply(&env, r.registry) // the domain's upcasters: the newest version
+	var event domain.Event
+	if err == nil {
+		event, err = r.registry.Decode(env.EventType, env.Payload)
+	}
 	if err != nil {
 		return message{}, nil, permanent(fmt.Errorf("%w: %w", eventstore.ErrUndecodable, err))
 	}

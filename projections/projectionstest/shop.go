@@ -51,7 +51,7 @@ func (s *Shop) Record(streamType, id string, ev domain.Event) eventstore.Envelop
 	if err != nil {
 		panic(fmt.Sprintf("projectionstest: encode %s: %v", ev.EventType(), err))
 	}
-	env := eventstore.Envelope{EventID: uuid.New(), EventType: ev.EventType(), SchemaVersion: 1, StreamID: stream,
+	env := eventstore.Envelope{EventID: uuid.New(), EventType: ev.EventType(), SchemaVersion: domain.SchemaVersionOf(ev), StreamID: stream,
 		StreamType: streamType, Version: s.versions[stream], Position: int64(len(s.Events) + 1),
 		RecordedAt: s.clock, Payload: payload}
 	s.Events = append(s.Events, env)
