@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopflow/shopflow/console"
+	"github.com/shopflow/shopflow/domain"
 	"github.com/shopflow/shopflow/projections"
 )
 
@@ -267,10 +268,27 @@ func (h adminHandlers) redrive(c echo.Context) error {
 		return err
 	}
 	res, err := h.a.Redrive(c.Request().Context(), source, req.Letters, req.All)
+	if errors.Is(err, console.ErrNoLetters) {
+		return lettersNotFound(err)
+	}
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// lettersNotFound is the 404 of a redrive that names letters the topic does not hold (none
+// is re-published), with the field of each: the request is well formed, what it names is not
+// there.
+func lettersNotFound(err error) *Problem {
+	var fields []FieldError
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			fields = append(fields, FieldError(f))
+		}
+	}
+	return NewProblem(http.StatusNotFound, "a named dead letter is not in the topic; nothing was re-published", fields...)
 }
 
 // decodeRedrive reads a redrive body strictly: unknown members and wrong types are bad.

@@ -150,7 +150,7 @@ func TestAdminBadParameters(t *testing.T) {
 		{"POST", "/v1/dead-letters/orders/redrive", `{"letters":[],"all":false}`, 400, []string{"body.letters"}},
 		{"POST", "/v1/dead-letters/orders/redrive", `{"all":true,"letters":["x"]}`, 400, []string{"body.all"}},
 		{"POST", "/v1/dead-letters/orders/redrive", `{"everything":true}`, 400, []string{"body"}},
-		{"POST", "/v1/dead-letters/orders/redrive", `{"letters":["orders.dlt/0/99"]}`, 422, []string{"letters[0]"}},
+		{"POST", "/v1/dead-letters/orders/redrive", `{"letters":["orders.dlt/0/99"]}`, 404, []string{"letters[0]"}},
 		{"POST", "/v1/read-models/widgets/rebuild", "", 400, []string{"path.name"}},
 		{"GET", "/v1/read-models/orders/rebuild", "", 404, nil},
 	}

@@ -112,8 +112,8 @@ func letterOf(d sagas.DeadLetter) DeadLetter {
 	return l
 }
 
-// ErrNoLetters is returned (wrapped, matching domain.ErrValidation) by Redrive when asked
-// for letters the topic does not hold.
+// ErrNoLetters is returned (wrapped, with a *domain.ValidationError naming each unknown
+// letter's field, letters[i]) by Redrive when asked for letters the topic does not hold.
 var ErrNoLetters = errors.New("no such dead letter")
 
 // RedriveResult is what a redrive re-published.
@@ -148,9 +148,14 @@ func (s *Service) Redrive(ctx context.Context, source string, ids []string, all 
 	return res, nil
 }
 
-// pick returns the letters with the given ids, or a validation error naming the unknown.
+// pick returns the letters with the given ids; a validation error when there are none, and
+// ErrNoLetters with a validation error naming each unknown one.
 func pick(letters []sagas.DeadLetter, ids []string) ([]sagas.DeadLetter, error) {
 	var v domain.ValidationError
+	if len(ids) == 0 {
+		v.Add("letters", "name at least one letter, or set all")
+		return nil, v.Err()
+	}
 	var out []sagas.DeadLetter
 	for i, id := range ids {
 		j := slices.IndexFunc(letters, func(l sagas.DeadLetter) bool { return l.String() == id })
@@ -160,8 +165,10 @@ func pick(letters []sagas.DeadLetter, ids []string) ([]sagas.DeadLetter, error) 
 		}
 		out = append(out, letters[j])
 	}
-	v.Check(len(ids) > 0, "letters", "name at least one letter, or set all")
-	return out, v.Err()
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoLetters, err)
+	}
+	return out, nil
 }
 
 // projectionsConfig is the read models' configuration with its defaults' topic names.
