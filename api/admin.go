@@ -207,9 +207,6 @@ func (h adminHandlers) state(c echo.Context) error {
 	id := p.streamID()
 	version := p.int("version", 1, math.MaxInt64)
 	at := p.time("at")
-	if version != nil && at != nil {
-		p.bad("at", "give version or at, not both")
-	}
 	if err := p.err(); err != nil {
 		return err
 	}

@@ -248,8 +248,9 @@ type State struct {
 }
 
 // State folds a stream's aggregate as it was at version (0: its newest) or, when at is not
-// zero, at time at, with the domain's own code (see command.Repository.LoadAt). A version
-// past the head, or a time before the first event, is not found.
+// zero, at time at, with the domain's own code (see command.Repository.LoadAt). Both are
+// upper bounds: given both, the fold stops at the earlier (the version, or the last one
+// recorded by at). A version past the head, or a time before the first event, is not found.
 func (s *Service) State(ctx context.Context, streamID string, version int64, at time.Time) (State, error) {
 	t, id, c, err := s.stream(streamID)
 	if err != nil {
@@ -259,20 +260,22 @@ func (s *Service) State(ctx context.Context, streamID string, version int64, at 
 	if err != nil {
 		return State{}, headError(streamID, err)
 	}
+	if version > h.Version {
+		return State{}, notFound("stream %s has %d events, not %d", streamID, h.Version, version)
+	}
 	if version == 0 {
 		version = h.Version
 	}
 	if !at.IsZero() {
-		if version, err = c.Store.VersionAt(ctx, streamID, at); err != nil {
+		byTime, err := c.Store.VersionAt(ctx, streamID, at)
+		if err != nil {
 			return State{}, err
 		}
-		if version == 0 {
+		if byTime == 0 {
 			return State{}, notFound("stream %s did not exist yet at %s (its first event is of %s)",
 				streamID, at.Format(time.RFC3339Nano), h.First.Format(time.RFC3339Nano))
 		}
-	}
-	if version > h.Version {
-		return State{}, notFound("stream %s has %d events, not %d", streamID, h.Version, version)
+		version = min(version, byTime)
 	}
 	fold, ok := s.folders[t.Name]
 	if !ok {
