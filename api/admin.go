@@ -159,10 +159,10 @@ func (h adminHandlers) streams(c echo.Context) error {
 	for i, t := range types {
 		names[i] = t.Name
 	}
-	typ, q, before := p.enum("type", names), p.text("q"), p.text("before")
+	typ, q, before := p.enum("type", names), p.text("q"), p.before(names)
 	limit := p.limit()
-	if typ == "" && before != "" {
-		p.bad("before", "pages a listing by type: give type too")
+	if typ == "" && before != "" { // a stream id names its type: the listing it pages
+		typ = before[:len(before)-len("-")-uuidLength]
 	}
 	if err := p.err(); err != nil {
 		return err
@@ -345,6 +345,23 @@ func (h adminHandlers) rebuild(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+// uuidLength is the length of a UUID's canonical form, the end of every stream id.
+const uuidLength = 36
+
+// before reads the before parameter of a streams listing: the stream id of a known type
+// the previous page ended with (its next_before).
+func (p *queryParams) before(types []string) string {
+	s := p.typed("before")
+	if s == "" {
+		return ""
+	}
+	if !streamIDPattern.MatchString(s) || !slices.Contains(types, s[:len(s)-len("-")-uuidLength]) {
+		p.bad("before", "must be a stream id of one of the types "+strings.Join(types, ", ")+" (the next_before of the previous page)")
+		return ""
+	}
+	return s
 }
 
 // streamIDPattern is the form of every stream id: "<type>-<uuid>".

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,32 @@ func TestAdminStreamEventsAndTimeTravel(t *testing.T) {
 	wantProblem(t, w.admin(http.MethodGet, "/v1/streams/"+stream+"/state?at=2001-01-01T00:00:00Z", ""), http.StatusNotFound)
 }
 
+// A listing by type is paged with the next_before of the previous page, which names its
+// type: the next page is the same with type given or not.
+func TestAdminStreamsArePagedByBefore(t *testing.T) {
+	w := newAdminAPI(t)
+	for i := range 3 {
+		wantResult(t, w.post("/v1/products", fmt.Sprintf(`{"sku":"PG-%d","name":"Page","price_cents":100,"currency":"EUR"}`, i)), http.StatusCreated)
+	}
+	var first struct {
+		Streams    []console.Stream `json:"streams"`
+		NextBefore string           `json:"next_before"`
+	}
+	decodeOK(t, w.admin(http.MethodGet, "/v1/streams?type=product&limit=2", ""), &first)
+	if len(first.Streams) != 2 || first.NextBefore != first.Streams[1].StreamID {
+		t.Fatalf("first page: %d streams, next_before %q", len(first.Streams), first.NextBefore)
+	}
+	for _, q := range []string{"type=product&before=" + first.NextBefore, "before=" + first.NextBefore} {
+		var next struct {
+			Streams []console.Stream `json:"streams"`
+		}
+		decodeOK(t, w.admin(http.MethodGet, "/v1/streams?limit=2&"+q, ""), &next)
+		if len(next.Streams) != 1 || slices.ContainsFunc(first.Streams, func(s console.Stream) bool { return s.StreamID == next.Streams[0].StreamID }) {
+			t.Errorf("?%s: %+v, want the third product's stream", q, next.Streams)
+		}
+	}
+}
+
 // Bad parameters of the admin routes are answered with problems naming each one.
 func TestAdminBadParameters(t *testing.T) {
 	w := newAdminAPI(t)
@@ -153,6 +180,8 @@ func TestAdminBadParameters(t *testing.T) {
 		{"GET", "/v1/streams/" + id + "/state?at=yesterday", "", 400, []string{"query.at"}},
 		{"GET", "/v1/streams?type=widget", "", 400, []string{"query.type"}},
 		{"GET", "/v1/streams?before=order-1", "", 400, []string{"query.before"}},
+		{"GET", "/v1/streams?type=order&before=widget-" + id[len(id)-36:], "", 400, []string{"query.before"}},
+		{"GET", "/v1/streams?type=order&before=", "", 400, []string{"query.before"}},
 		{"GET", "/v1/orders/not-a-uuid/journey", "", 400, []string{"path.id"}},
 		{"GET", "/v1/orders/0190c2d1-7f3a-7cc1-9a43-3c7b5e0f1a2b/journey", "", 404, nil},
 		{"GET", "/v1/dead-letters/shipping", "", 400, []string{"path.source"}},
