@@ -29,8 +29,8 @@ import (
 	"github.com/shopflow/shopflow/domain/order"
 	"github.com/shopflow/shopflow/eventstore"
 	"github.com/shopflow/shopflow/internal/command"
-	"github.com/shopflow/shopflow/internal/pii"
 	"github.com/shopflow/shopflow/internal/health"
+	"github.com/shopflow/shopflow/internal/pii"
 	"github.com/shopflow/shopflow/internal/testenv"
 )
 

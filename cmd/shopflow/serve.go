@@ -28,6 +28,7 @@ import (
 	"github.com/shopflow/shopflow/internal/kafka"
 	"github.com/shopflow/shopflow/internal/pii"
 	"github.com/shopflow/shopflow/internal/postgres"
+	"github.com/shopflow/shopflow/internal/securelink"
 	"github.com/shopflow/shopflow/internal/supervisor"
 	"github.com/shopflow/shopflow/projections"
 	"github.com/shopflow/shopflow/sagas"
@@ -68,15 +69,16 @@ func (d *deps) close() {
 // connect opens the connections of a serving process and checks, within
 // SHOPFLOW_STARTUP_TIMEOUT, that every server it needs answers and accepts the link:
 // credentials refused or a certificate not trusted fail the start with the server, its
-// address and the settings to check (see the Check functions of internal/postgres,
+// address and the settings to check (an Elasticsearch that is merely down does not; see
+// check) (see the Check functions of internal/postgres,
 // internal/kafka and internal/elastic).
-func connect(ctx context.Context, cfg config.Config) (*deps, error) {
+func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*deps, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
 	d := &deps{pools: map[string]*pgxpool.Pool{}, stores: map[string]*eventstore.Store{}, producers: map[string]*kgo.Client{}}
 	err := d.open(ctx, cfg)
 	if err == nil {
-		err = d.check(ctx, cfg)
+		err = d.check(ctx, cfg, log)
 	}
 	if err != nil {
 		d.close()
@@ -117,15 +119,31 @@ func (d *deps) open(ctx context.Context, cfg config.Config) error {
 }
 
 // check asks Kafka and, with read models on, Elasticsearch whether they accept the link.
-func (d *deps) check(ctx context.Context, cfg config.Config) error {
+// Kafka must answer: serve creates its topics next. Elasticsearch must not refuse the
+// credentials or present an untrusted certificate, but it may be down or red: the write
+// side does not need it, the projection workers wait for it under supervision, and
+// /readyz says so, so serve starts after a warning (within esCheckTimeout, not the whole
+// start-up timeout).
+func (d *deps) check(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := kafka.Check(ctx, d.kafka, cfg.KafkaBrokers); err != nil {
 		return err
 	}
 	if !cfg.ReadModels {
 		return nil
 	}
-	return elastic.Check(ctx, d.es, cfg.ElasticsearchURLs)
+	ectx, cancel := context.WithTimeout(ctx, esCheckTimeout)
+	defer cancel()
+	err := elastic.Check(ectx, d.es, cfg.ElasticsearchURLs)
+	if err != nil && !errors.Is(err, securelink.ErrCredentialsRefused) && !errors.Is(err, securelink.ErrUntrustedCertificate) {
+		log.WarnContext(ctx, "elasticsearch is not available: serving writes; the read models wait for it", "err", err)
+		return nil
+	}
+	return err
 }
+
+// esCheckTimeout bounds the start-up check of Elasticsearch: a refusal answers at once,
+// and an unreachable node must not hold the write API back for the whole start-up timeout.
+const esCheckTimeout = 5 * time.Second
 
 // customerKeys returns the customer key store of a process hosting payments (on its pool)
 // or running read models (on a pool of its own, returned to be closed); nil otherwise.
@@ -171,7 +189,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	d, err := connect(ctx, cfg)
+	d, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
