@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,74 +17,28 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopflow/shopflow/internal/auth"
 	"github.com/shopflow/shopflow/internal/config"
 	"github.com/shopflow/shopflow/internal/testenv"
 )
 
 // forgetStack is shopflow serve on fresh databases and a namespace of its own, as
-// startServe runs it, without tracing.
+// runServe runs it, without tracing; the namespace's indices and topics are deleted after.
 type forgetStack struct {
 	*e2e
-	cfg config.Config
-	es  string // the first Elasticsearch URL
+	es string // the first Elasticsearch URL
 }
 
 func startForgetServe(t *testing.T) *forgetStack {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	keys := filepath.Join(t.TempDir(), "auth")
-	if err := authInit([]string{"init-local", keys}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"SHOPFLOW_HTTP_ADDR": addr, "SHOPFLOW_NAMESPACE": strings.ToLower(testenv.Name("forget")), "SHOPFLOW_KAFKA_PARTITIONS": "2",
-		"SHOPFLOW_INSTANCE_ID": "dynamic", "SHOPFLOW_AUTH_ISSUER": auth.LocalIssuer,
-		"SHOPFLOW_AUTH_JWKS_FILE": filepath.Join(keys, auth.JWKSFile), "SHOPFLOW_AUTH_SIGNING_KEY": filepath.Join(keys, auth.SigningKeyFile),
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_TRACES_EXPORTER": "none",
-	}
-	dbs := map[string]string{}
-	for _, c := range config.Contexts {
-		url := testenv.Database(t)
-		env["SHOPFLOW_"+strings.ToUpper(c)+"_DATABASE_URL"], dbs[c] = url, url
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &forgetStack{e2e: &e2e{t: t, base: "http://" + addr, token: mint(t, cfg, "--role", "all"), dbs: dbs}, cfg: cfg,
-		es: strings.TrimRight(cfg.ElasticsearchURLs[0], "/")}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, log) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+	s := &forgetStack{}
+	t.Cleanup(func() { // registered first, so it runs after serve has stopped
+		if s.e2e != nil {
+			s.dropNamespace()
 		}
-		s.dropNamespace()
 	})
-	s.waitReady(done)
+	s.e2e = runServe(t, "forget", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_TRACES_EXPORTER": "none"})
+	s.es = strings.TrimRight(s.cfg.ElasticsearchURLs[0], "/")
 	return s
-}
-
-// mint returns a bearer token of the test's local signing key.
-func mint(t *testing.T, cfg config.Config, args ...string) string {
-	t.Helper()
-	var tok bytes.Buffer
-	if err := token(cfg, args, &tok); err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(tok.String())
 }
 
 // dropNamespace deletes the test's indices and topics.
@@ -450,7 +401,7 @@ func (s *forgetStack) requireSnapshot(stream string) {
 
 func (s *forgetStack) connect(context_ string) *pgx.Conn {
 	s.t.Helper()
-	conn, err := pgx.Connect(context.Background(), s.dbs[context_])
+	conn, err := pgx.Connect(context.Background(), s.urls[context_])
 	if err != nil {
 		s.t.Fatal(err)
 	}

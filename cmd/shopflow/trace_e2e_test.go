@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -31,18 +32,29 @@ import (
 )
 
 // e2e is shopflow serve running in the test, on fresh databases and in a namespace of its own
-// on the shared Kafka and Elasticsearch, tracing to the real Jaeger.
+// on the shared Kafka and Elasticsearch.
 type e2e struct {
 	t     *testing.T
+	cfg   config.Config
 	base  string
 	token string
 	dbs   map[string]string // database name by context
+	urls  map[string]string // database URL by context
 }
 
-// startServe configures serve from the environment as a deployment would (fresh databases,
-// a namespace, the local signing key, OTEL_* pointing at Jaeger) and runs it until the test
-// ends.
+// startServe runs serve (see runServe) tracing every span to the real Jaeger jg.
 func startServe(t *testing.T, jg testenv.JaegerServer) *e2e {
+	t.Helper()
+	return runServe(t, "e2e", map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": jg.OTLPEndpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_SERVICE_NAME": "shopflow-e2e", "OTEL_TRACES_SAMPLER": "always_on", "OTEL_BSP_SCHEDULE_DELAY": "100",
+	})
+}
+
+// runServe configures serve from the environment as a deployment would (fresh databases,
+// a namespace named after prefix, the local signing key, then env, e.g. OTEL_*), runs it
+// until the test ends and waits until it is ready. Its token has every role.
+func runServe(t *testing.T, prefix string, env map[string]string) *e2e {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,33 +66,29 @@ func startServe(t *testing.T, jg testenv.JaegerServer) *e2e {
 	if err := authInit([]string{"init-local", keys}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	dbs := map[string]string{}
-	env := map[string]string{
-		"SHOPFLOW_HTTP_ADDR": addr, "SHOPFLOW_NAMESPACE": strings.ToLower(testenv.Name("e2e")), "SHOPFLOW_KAFKA_PARTITIONS": "2",
+	s := &e2e{t: t, base: "http://" + addr, dbs: map[string]string{}, urls: map[string]string{}}
+	vars := map[string]string{
+		"SHOPFLOW_HTTP_ADDR": addr, "SHOPFLOW_NAMESPACE": strings.ToLower(testenv.Name(prefix)), "SHOPFLOW_KAFKA_PARTITIONS": "2",
 		"SHOPFLOW_INSTANCE_ID":    "dynamic",
 		"SHOPFLOW_AUTH_ISSUER":    auth.LocalIssuer,
 		"SHOPFLOW_AUTH_JWKS_FILE": filepath.Join(keys, auth.JWKSFile), "SHOPFLOW_AUTH_SIGNING_KEY": filepath.Join(keys, auth.SigningKeyFile),
-		"OTEL_EXPORTER_OTLP_ENDPOINT": jg.OTLPEndpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-		"OTEL_SERVICE_NAME": "shopflow-e2e", "OTEL_TRACES_SAMPLER": "always_on", "OTEL_BSP_SCHEDULE_DELAY": "100",
 	}
+	maps.Copy(vars, env)
 	for _, c := range config.Contexts {
 		url := testenv.Database(t)
-		env["SHOPFLOW_"+strings.ToUpper(c)+"_DATABASE_URL"], dbs[c] = url, url[strings.LastIndex(url, "/")+1:]
+		vars["SHOPFLOW_"+strings.ToUpper(c)+"_DATABASE_URL"], s.urls[c], s.dbs[c] = url, url, url[strings.LastIndex(url, "/")+1:]
 	}
-	for k, v := range env {
+	for k, v := range vars {
 		t.Setenv(k, v)
 	}
-	cfg, err := config.Load()
-	if err != nil {
+	if s.cfg, err = config.Load(); err != nil {
 		t.Fatal(err)
 	}
-	var tok bytes.Buffer
-	if err := token(cfg, []string{"--role", "all"}, &tok); err != nil {
-		t.Fatal(err)
-	}
+	s.token = mint(t, s.cfg, "--role", "all")
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	done := make(chan error, 1)
+	cfg := s.cfg
 	go func() { done <- traced(ctx, log, func() error { return serve(ctx, cfg, log) }) }()
 	t.Cleanup(func() {
 		cancel()
@@ -89,9 +97,18 @@ func startServe(t *testing.T, jg testenv.JaegerServer) *e2e {
 		}
 		otel.SetTracerProvider(noop.NewTracerProvider())
 	})
-	s := &e2e{t: t, base: "http://" + addr, token: strings.TrimSpace(tok.String()), dbs: dbs}
 	s.waitReady(done)
 	return s
+}
+
+// mint returns a bearer token of the test's local signing key.
+func mint(t *testing.T, cfg config.Config, args ...string) string {
+	t.Helper()
+	var tok bytes.Buffer
+	if err := token(cfg, args, &tok); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(tok.String())
 }
 
 // waitReady waits for /readyz to answer 200, failing if serve returns first.
