@@ -67,3 +67,19 @@ func TestLogsCarryTheTraceAndSpanIDs(t *testing.T) {
 		t.Errorf("untraced record: %s", lines[1])
 	}
 }
+
+// BenchmarkTraceContextConversion measures what an append and a relayed event pay to turn a
+// trace context into the metadata fields and back.
+func BenchmarkTraceContextConversion(b *testing.B) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := telemetry.Extract(context.Background(), tp, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, _ := telemetry.Inject(ctx); got != tp {
+			b.Fatal(got)
+		}
+		if !telemetry.SpanContextOf(tp, "").IsValid() {
+			b.Fatal("invalid")
+		}
+	}
+}
