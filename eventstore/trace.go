@@ -20,6 +20,7 @@ var (
 	attrStreams    = attribute.Key("shopflow.stream_ids")
 	attrEventTypes = attribute.Key("shopflow.event_types")
 	attrEvents     = attribute.Key("shopflow.events")
+	attrInbox      = attribute.Key("shopflow.inbox_entries")
 )
 
 // startWrite starts the span of a write: the append of its events. Its parent is the span in
@@ -44,7 +45,10 @@ func (s *Store) startWrite(ctx context.Context, w Write) (context.Context, trace
 			links = append(links, trace.Link{SpanContext: sc})
 		}
 	}
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...)}
+	opts := []trace.SpanStartOption{clientKind}
+	if len(links) > 0 {
+		opts = append(opts, trace.WithLinks(links...))
+	}
 	if !parent.IsValid() {
 		opts = append(opts, trace.WithNewRoot())
 	}
@@ -54,6 +58,8 @@ func (s *Store) startWrite(ctx context.Context, w Write) (context.Context, trace
 	}
 	return ctx, span, stamp(ctx, w, parent)
 }
+
+var clientKind = trace.WithSpanKind(trace.SpanKindClient)
 
 // carriedContexts returns the distinct valid trace contexts the events of w carry.
 func carriedContexts(w Write) []trace.SpanContext {
@@ -126,18 +132,20 @@ func writeAttributes(w Write, database string) []attribute.KeyValue {
 		}
 		n += len(a.Events)
 	}
-	return []attribute.KeyValue{
+	attrs := []attribute.KeyValue{
 		semconv.DBSystemNamePostgreSQL, semconv.DBNamespace(database),
-		attrStreams.StringSlice(streams), attrEventTypes.StringSlice(types), attrEvents.Int(n),
-		attribute.Int("shopflow.inbox_entries", len(w.Inboxes)+boolInt(w.Inbox != nil)),
+		attrStreams.StringSlice(streams), attrEventTypes.StringSlice(types), attrEvents.Int(n), {},
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
+	// A reaction's write records the messages it marks processed; a command's has none, and
+	// every attribute is paid for in the span, its export and the trace backend.
+	if inbox := len(w.Inboxes); inbox > 0 || w.Inbox != nil {
+		if w.Inbox != nil {
+			inbox++
+		}
+		attrs[len(attrs)-1] = attrInbox.Int(inbox)
+		return attrs
 	}
-	return 0
+	return attrs[:len(attrs)-1]
 }
 
 // endSpan records err on span, unless it is an answer rather than a failure (a version

@@ -55,6 +55,9 @@ func TestAppendIsOneSpanWhoseContextTheEventsCarry(t *testing.T) {
 	if got := telemetrytest.Attr(a, "shopflow.events"); got != "2" {
 		t.Errorf("shopflow.events = %s", got)
 	}
+	if got := telemetrytest.Attr(a, "shopflow.inbox_entries"); got != "" {
+		t.Errorf("a command's append records shopflow.inbox_entries = %s; it marks no message processed", got)
+	}
 	for i, sc := range storedContext(t, s, "thing-1") {
 		if sc.SpanID() != a.SpanContext.SpanID() || sc.TraceID() != a.SpanContext.TraceID() {
 			t.Errorf("event %d carries %v, want the append span %v", i+1, sc.SpanID(), a.SpanContext.SpanID())
@@ -79,11 +82,15 @@ func TestGroupWriteLinksEveryCarriedTrace(t *testing.T) {
 	}
 	_, err := s.Write(context.Background(), eventstore.Write{Appends: []eventstore.StreamAppend{
 		{StreamID: "product-1", StreamType: "product", Events: []eventstore.EventData{withContext(1, m1.SpanContext()), withContext(2, m2.SpanContext())}},
-	}})
+	}, Inbox: &eventstore.InboxEntry{Consumer: "trace-test", MessageID: "m1"},
+		Inboxes: []eventstore.InboxEntry{{Consumer: "trace-test", MessageID: "m2"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := rec.Named("eventstore append")[0]
+	if got := telemetrytest.Attr(a, "shopflow.inbox_entries"); got != "2" {
+		t.Errorf("shopflow.inbox_entries = %q, want the 2 messages the write marks processed", got)
+	}
 	if a.Parent.IsValid() {
 		t.Errorf("group write span has parent %v, want a root", a.Parent.SpanID())
 	}
