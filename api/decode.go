@@ -96,8 +96,14 @@ func (d *decoder) finish(validate func() error) error {
 	return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", fields...)
 }
 
-// field returns the path of member name.
+// field returns the path of member name: "name" at the top, "path.name" below. A name that
+// could not be told apart in such a path (empty, or holding '.', '[', ']' or '"') is written
+// as a JSON string in brackets instead, `path[""]`, so that every field at fault has a name.
 func (o *object) field(name string) string {
+	if name == "" || strings.ContainsAny(name, `.[]"`) {
+		quoted, _ := json.Marshal(name) // a string always marshals
+		return o.path + "[" + string(quoted) + "]"
+	}
 	if o.path == "" {
 		return name
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -20,6 +21,23 @@ func TestIntegerTakesExactIntegersInEveryNotation(t *testing.T) {
 		if got, ok := integer(json.RawMessage(raw)); ok {
 			t.Errorf("integer(%s) = %d, true; want refused", raw, got)
 		}
+	}
+}
+
+func TestEveryMemberIsNamedByAPathThatTellsItApart(t *testing.T) {
+	var d decoder
+	o := d.object("", json.RawMessage(`{"":1,"a.b":2,"x":[{"":3,"y":4,"q\"[":5}]}`))
+	for _, item := range o.Objects("x", false) {
+		item.done()
+	}
+	o.done()
+	var got []string
+	for _, f := range d.malformed {
+		got = append(got, f.Field)
+	}
+	want := []string{`x[0][""]`, `x[0]["q\"["]`, "x[0].y", `[""]`, `["a.b"]`}
+	if !slices.Equal(got, want) {
+		t.Errorf("unknown members named %q, want %q", got, want)
 	}
 }
 
