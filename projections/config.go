@@ -50,6 +50,10 @@ type Config struct {
 	// kafka.StaticMember): a restarted process gets its partitions back at once. Unique per
 	// process, stable across its restarts. Empty: dynamic membership.
 	InstanceID string
+	// SessionTimeout is how long the group waits for a live worker that stopped
+	// heartbeating before its partitions go to the others (see kafka.SessionTimeout).
+	// 0: franz-go's default, 45 s.
+	SessionTimeout time.Duration
 	// BatchSize is the most records applied per bulk request; default 1,000.
 	BatchSize int
 	// CacheSize is how many documents a worker (or rebuild) keeps in memory as it last

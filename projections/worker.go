@@ -95,6 +95,7 @@ func (w *Worker) kafkaOpts() []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.FetchMaxWait(500 * time.Millisecond), // resumed topics are fetched soon
 	}
+	opts = append(opts, kafka.SessionTimeout(w.cfg.SessionTimeout)...)
 	return append(opts, kafka.StaticMember(w.cfg.InstanceID)...)
 }
 

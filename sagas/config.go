@@ -91,6 +91,10 @@ type Config struct {
 	// instead of after the dead member's session timeout. Unique per process, stable across
 	// its restarts. Empty: dynamic membership.
 	InstanceID string
+	// SessionTimeout is how long the group waits for a member that stopped heartbeating
+	// before its partitions go to the others (see kafka.SessionTimeout): for a process lost
+	// for good, how long its share of the orders waits. 0: franz-go's default, 45 s.
+	SessionTimeout time.Duration
 	// ClientOpts are appended to the options of every Kafka client a reactor builds
 	// (consumer and dead-letter producer), e.g. kgo.ClientID or TLS settings.
 	ClientOpts []kgo.Opt

@@ -34,6 +34,7 @@ type reactorsSpec struct {
 	Brokers                     []string
 	Orders, Inventory, Payments sagas.ContextConfig
 	InstanceID                  string
+	SessionTimeout              time.Duration
 	DBs                         map[string]string
 }
 
@@ -46,7 +47,7 @@ func runReactorsChild(raw string) {
 		fail(err)
 	}
 	cfg := sagas.Config{Brokers: spec.Brokers, Orders: spec.Orders, Inventory: spec.Inventory, Payments: spec.Payments,
-		InstanceID: spec.InstanceID, Deadline: 5 * time.Minute, Backoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Log: logger}
+		InstanceID: spec.InstanceID, SessionTimeout: spec.SessionTimeout, Deadline: 5 * time.Minute, Backoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Log: logger}
 	ctx := context.Background()
 	sup := supervisor.New(supervisor.Config{Log: logger})
 	for _, c := range contexts {
@@ -68,12 +69,13 @@ func runReactorsChild(raw string) {
 	select {}
 }
 
-// startReactorsChild starts the reactors of w in a child process and waits until it says
+// startReactorsChild starts the reactors of w in a child process (their consumers static
+// members named instanceID, with the group session timeout given; 0: franz-go's 45 s) and waits until it says
 // READY; it returns the process and how long it took to be ready.
-func startReactorsChild(t *testing.T, w *world, instanceID string) (*exec.Cmd, time.Duration) {
+func startReactorsChild(t *testing.T, w *world, instanceID string, sessionTimeout time.Duration) (*exec.Cmd, time.Duration) {
 	t.Helper()
 	spec := reactorsSpec{Brokers: w.cfg.Brokers, Orders: w.cfg.Orders, Inventory: w.cfg.Inventory, Payments: w.cfg.Payments,
-		InstanceID: instanceID, DBs: map[string]string{}}
+		InstanceID: instanceID, SessionTimeout: sessionTimeout, DBs: map[string]string{}}
 	for c, d := range w.dbs {
 		spec.DBs[c] = d.url
 	}
@@ -122,7 +124,7 @@ func TestRestartAfterKill9ConfirmsOrdersAtOnce(t *testing.T) {
 		customers = append(customers, w.newCustomer(1_000_000_000))
 	}
 	instance := "restart-test-" + fmt.Sprint(time.Now().UnixNano())
-	child, _ := startReactorsChild(t, w, instance)
+	child, _ := startReactorsChild(t, w, instance, 0)
 	var placed []string
 	placeSome := func(n int) {
 		for range n {
@@ -140,7 +142,7 @@ func TestRestartAfterKill9ConfirmsOrdersAtOnce(t *testing.T) {
 	_ = child.Wait()
 	placeSome(25) // while no reactor runs
 	restarted := time.Now()
-	_, toReady := startReactorsChild(t, w, instance)
+	_, toReady := startReactorsChild(t, w, instance, 0)
 	ready := time.Now()
 	probe := w.newOrder(customers[0], products[0], 1)
 	w.waitStatus(probe, order.StatusConfirmed)
@@ -156,5 +158,51 @@ func TestRestartAfterKill9ConfirmsOrdersAtOnce(t *testing.T) {
 		if o := w.waitSettled(id); o.Status() != order.StatusConfirmed {
 			t.Errorf("order %s is %s, want confirmed", id, o.Status())
 		}
+	}
+}
+
+// A process that crashes and never comes back holds its partitions only for its session
+// timeout (SHOPFLOW_KAFKA_SESSION_TIMEOUT): then the survivor takes them over, and the
+// orders in them are confirmed before their settlement deadline. With franz-go's default of
+// 45 s, longer than the 30 s deadline, they waited 45 s and would have timed out.
+func TestAMemberLostForGoodHandsItsPartitionsOverWithinItsSessionTimeout(t *testing.T) {
+	const session = 6 * time.Second // the brokers' smallest by default
+	w := newWorld(t, worldOpts{partitions: 6})
+	var products, customers []string
+	for range 6 {
+		products = append(products, w.newProduct(100, 1_000_000))
+		customers = append(customers, w.newCustomer(1_000_000_000))
+	}
+	stamp := fmt.Sprint(time.Now().UnixNano())
+	startReactorsChild(t, w, "survivor-"+stamp, session)
+	lost, _ := startReactorsChild(t, w, "lost-"+stamp, session)
+	var placed []string
+	placeSome := func(n int) {
+		for range n {
+			i := len(placed)
+			placed = append(placed, w.newOrder(customers[i%len(customers)], products[i%len(products)], 1))
+		}
+	}
+	placeSome(12)
+	for _, id := range placed {
+		w.waitStatus(id, order.StatusConfirmed) // both processes hold partitions and work
+	}
+
+	if err := lost.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = lost.Wait()
+	killed := time.Now()
+	before := len(placed)
+	placeSome(24) // over every partition: half were the lost member's
+	for _, id := range placed[before:] {
+		w.waitStatus(id, order.StatusConfirmed)
+	}
+	took := time.Since(killed)
+	t.Logf("every order placed after the kill confirmed %v after it (session timeout %v)", took.Round(time.Millisecond), session)
+	// 45 s is what the partitions waited before; 25 s leaves a slow machine room for the
+	// rebalance after the session expires and still tells the two apart.
+	if took > 25*time.Second {
+		t.Errorf("the orders of the lost member's partitions were confirmed %v after the kill, want well under 45 s", took.Round(time.Millisecond))
 	}
 }

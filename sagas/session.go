@@ -80,6 +80,7 @@ func (s *session) consumerOpts() []kgo.Opt {
 		kgo.ClientID("shopflow-saga-" + s.r.context),
 	}
 	opts = append(opts, kafka.StaticMember(s.r.cfg.InstanceID)...)
+	opts = append(opts, kafka.SessionTimeout(s.r.cfg.SessionTimeout)...)
 	if s.r.cfg.ServerSideAssignment {
 		opts = append(opts, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
 	} else {

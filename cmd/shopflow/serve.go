@@ -347,7 +347,7 @@ func supervise(cfg config.Config, d *deps, reg prometheus.Registerer, pcfg proje
 	relayMetrics := eventstore.NewRelayMetricVecs(reg)
 	pruneMetrics := eventstore.NewPrunerMetricVecs(reg)
 	sagaCfg := sagas.Config{Brokers: cfg.KafkaBrokers, ClientOpts: d.kafkaOpts, Deadline: cfg.SettlementDeadline, InstanceID: cfg.GroupInstanceID(),
-		Log: log, Metrics: sagas.NewMetrics(reg),
+		SessionTimeout: cfg.KafkaSessionTimeout, Log: log, Metrics: sagas.NewMetrics(reg),
 		Orders: sagaContext(cfg, "orders"), Inventory: sagaContext(cfg, "inventory"), Payments: sagaContext(cfg, "payments")}
 	for _, c := range cfg.Contexts {
 		relay, err := eventstore.NewRelay(d.pools[c], d.producers[c], eventstore.RelayConfig{
@@ -411,7 +411,8 @@ func projectionConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Lo
 	if err != nil {
 		return projections.Config{}, err
 	}
-	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, ClientOpts: kopts, InstanceID: cfg.GroupInstanceID(), Log: log,
+	pcfg := projections.Config{Brokers: cfg.KafkaBrokers, ClientOpts: kopts, InstanceID: cfg.GroupInstanceID(),
+		SessionTimeout: cfg.KafkaSessionTimeout, Log: log,
 		IndexPrefix: cfg.IndexPrefix(), GroupPrefix: cfg.ProjectionGroupPrefix(), DeadLetterTopic: cfg.DeadLetterTopic("projections"),
 		OrdersTopic: cfg.EventsTopic("orders"), InventoryTopic: cfg.EventsTopic("inventory"), PaymentsTopic: cfg.EventsTopic("payments")}
 	if reg != nil {

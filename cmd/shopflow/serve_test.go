@@ -20,13 +20,18 @@ import (
 // The projection workers are static group members like the reactors: without the instance
 // id, a restarted process was not ready for 45 s (the dead members' session timeout).
 func TestProjectionWorkersAreStaticMembers(t *testing.T) {
-	cfg := config.Config{Contexts: []string{"orders"}, ReadModels: true, KafkaBrokers: []string{"127.0.0.1:9092"}}
+	cfg := config.Config{Contexts: []string{"orders"}, ReadModels: true, KafkaBrokers: []string{"127.0.0.1:9092"},
+		KafkaSessionTimeout: 17 * time.Second}
 	pcfg, err := projectionConfig(cfg, nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pcfg.InstanceID == "" || pcfg.InstanceID != cfg.GroupInstanceID() {
 		t.Fatalf("projections InstanceID = %q, want %q", pcfg.InstanceID, cfg.GroupInstanceID())
+	}
+	// and they are handed over after SHOPFLOW_KAFKA_SESSION_TIMEOUT when a process is lost
+	if pcfg.SessionTimeout != cfg.KafkaSessionTimeout {
+		t.Fatalf("projections SessionTimeout = %s, want %s", pcfg.SessionTimeout, cfg.KafkaSessionTimeout)
 	}
 }
 

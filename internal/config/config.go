@@ -71,6 +71,14 @@ type Config struct {
 	// restarts; default: the host name and the hosted contexts. "dynamic" turns static
 	// membership off. Use GroupInstanceID, which applies the default.
 	InstanceID string `env:"SHOPFLOW_INSTANCE_ID"`
+	// KafkaSessionTimeout is how long a consumer group waits for a member that stopped
+	// heartbeating before it hands the member's partitions to the others: for a process
+	// that crashed and does not come back (a static member does not leave its group), how
+	// long the orders in its partitions wait. It must be shorter than SettlementDeadline, or
+	// those orders are rejected for timeout before anyone reads them; and longer than a
+	// restart under the same SHOPFLOW_INSTANCE_ID usually takes, which then needs no
+	// rebalance. The brokers allow 6 s to 30 min by default.
+	KafkaSessionTimeout time.Duration `env:"SHOPFLOW_KAFKA_SESSION_TIMEOUT" envDefault:"20s"`
 	// PprofAddr, if set, serves Go's profiles (net/http/pprof, /debug/pprof/) on this
 	// address, apart from the API. Off by default; keep it on loopback or a private network:
 	// profiles reveal the process's internals.
@@ -245,6 +253,12 @@ func (c Config) Validate() error {
 	}
 	if c.SettlementDeadline <= 0 {
 		bad("SHOPFLOW_SETTLEMENT_DEADLINE", "must be positive, got %s", c.SettlementDeadline)
+	}
+	if c.KafkaSessionTimeout < 6*time.Second {
+		bad("SHOPFLOW_KAFKA_SESSION_TIMEOUT", "want at least 6s (the brokers' default group.min.session.timeout.ms), got %s", c.KafkaSessionTimeout)
+	} else if c.KafkaSessionTimeout >= c.SettlementDeadline && c.SettlementDeadline > 0 {
+		bad("SHOPFLOW_KAFKA_SESSION_TIMEOUT", "must be shorter than SHOPFLOW_SETTLEMENT_DEADLINE (%s): a crashed member's orders would time out before its partitions move, got %s",
+			c.SettlementDeadline, c.KafkaSessionTimeout)
 	}
 	errs = append(errs, c.validateRetention()...)
 	if c.StartupTimeout <= 0 {

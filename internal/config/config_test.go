@@ -104,6 +104,26 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+func TestKafkaSessionTimeoutIsShorterThanTheSettlementDeadline(t *testing.T) {
+	cfg, err := Load()
+	if err != nil || cfg.KafkaSessionTimeout != 20*time.Second {
+		t.Fatalf("default %s, %v; want 20s", cfg.KafkaSessionTimeout, err)
+	}
+	t.Setenv("SHOPFLOW_KAFKA_SESSION_TIMEOUT", "10s")
+	if cfg, err := Load(); err != nil || cfg.KafkaSessionTimeout != 10*time.Second {
+		t.Fatalf("set 10s: got %s, %v", cfg.KafkaSessionTimeout, err)
+	}
+	for _, c := range []struct{ session, deadline string }{{"5s", "30s"}, {"0s", "30s"}, {"30s", "30s"}, {"45s", "30s"}, {"10s", "8s"}} {
+		t.Run(c.session+"/"+c.deadline, func(t *testing.T) {
+			t.Setenv("SHOPFLOW_KAFKA_SESSION_TIMEOUT", c.session)
+			t.Setenv("SHOPFLOW_SETTLEMENT_DEADLINE", c.deadline)
+			if _, err := Load(); err == nil || !strings.Contains(err.Error(), "SHOPFLOW_KAFKA_SESSION_TIMEOUT") {
+				t.Fatalf("want an error naming SHOPFLOW_KAFKA_SESSION_TIMEOUT, got %v", err)
+			}
+		})
+	}
+}
+
 func TestGroupInstanceID(t *testing.T) {
 	host, _ := os.Hostname()
 	cfg := Config{Contexts: []string{"orders", "payments"}, ReadModels: true}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,6 +32,20 @@ func StaticMember(id string) []kgo.Opt {
 		return nil
 	}
 	return []kgo.Opt{kgo.InstanceID(id)}
+}
+
+// SessionTimeout returns the option that sets how long a group waits for a member that
+// stopped heartbeating (a process killed for good, a partitioned host) before it hands the
+// member's partitions to the others; none when d is 0 (franz-go's default, 45 s). It
+// matters most to a static member, which does not leave on Close: until then the
+// partitions of a crashed process are consumed by nobody. The brokers bound it
+// (group.min.session.timeout.ms, 6 s by default). With the consumer protocol (KIP-848) the
+// brokers' group.consumer.session.timeout.ms applies instead.
+func SessionTimeout(d time.Duration) []kgo.Opt {
+	if d <= 0 {
+		return nil
+	}
+	return []kgo.Opt{kgo.SessionTimeout(d)}
 }
 
 // Leave makes the static member id, whose member id was memberID (read with
