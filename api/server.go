@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -113,9 +115,21 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 	})
 }
 
+// readyz answers 200 while every check is up, else 503; each exclude query parameter (a
+// check's name, or a prefix and '*') leaves the checks it names out (see package health).
 func readyz(checker *health.Checker) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		rep := checker.Run(c.Request().Context())
+		var unknown []FieldError
+		for name := range c.QueryParams() {
+			if name != "exclude" {
+				unknown = append(unknown, FieldError{Field: "query." + name, Reason: "is not a known parameter"})
+			}
+		}
+		if len(unknown) > 0 {
+			slices.SortFunc(unknown, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+			return NewProblem(http.StatusBadRequest, "the readiness probe's parameters are malformed", unknown...)
+		}
+		rep := checker.Run(c.Request().Context(), c.QueryParams()["exclude"]...)
 		status := http.StatusOK
 		if !rep.Ready {
 			status = http.StatusServiceUnavailable

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,4 +123,42 @@ func measured(t testing.TB, reg *prometheus.Registry, status string) uint64 {
 		}
 	}
 	return n
+}
+
+// /readyz?exclude= leaves the named checks out of the answer's status but still reports
+// them; an exclude that names no check excludes nothing and is listed; an unknown
+// parameter is a 400 naming it.
+func TestReadyzExcludesTheChecksAProbeNames(t *testing.T) {
+	h := health.NewChecker(time.Second)
+	h.Add("kafka", func(context.Context) error { return nil })
+	h.Add("elasticsearch", func(context.Context) error { return errors.New("connection refused") })
+	h.Add("projection_orders", func(context.Context) error { return errors.New("not joined") })
+	e := api.New(api.Options{Log: slog.New(slog.DiscardHandler), Health: h, Registry: prometheus.NewRegistry()})
+	get := func(target string) (int, string) {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		return rec.Code, rec.Body.String()
+	}
+	for target, want := range map[string]int{
+		"/readyz":                       http.StatusServiceUnavailable,
+		"/readyz?exclude=elasticsearch": http.StatusServiceUnavailable,
+		"/readyz?exclude=elasticsearch&exclude=projection_*": http.StatusOK,
+		"/readyz?exclude=elastic&exclude=projection_*":       http.StatusServiceUnavailable,
+		"/readyz?verbose=1": http.StatusBadRequest,
+	} {
+		code, body := get(target)
+		if code != want {
+			t.Errorf("GET %s = %d, want %d: %s", target, code, want, body)
+		}
+	}
+	if _, body := get("/readyz?exclude=elasticsearch&exclude=projection_*"); !strings.Contains(body, `"elasticsearch":{"status":"down","error":"connection refused"`) ||
+		!strings.Contains(body, `"excluded":true`) {
+		t.Errorf("the excluded checks are not reported as they are: %s", body)
+	}
+	if _, body := get("/readyz?exclude=elastic&exclude=projection_*"); !strings.Contains(body, `"unmatched_exclude":["elastic"]`) {
+		t.Errorf("the exclude that names no check is not listed: %s", body)
+	}
+	if _, body := get("/readyz?verbose=1"); !strings.Contains(body, `"field":"query.verbose"`) {
+		t.Errorf("the 400 does not name query.verbose: %s", body)
+	}
 }

@@ -65,6 +65,15 @@ func TestServeStartsWhileElasticsearchIsDownButNotWhenItRefusesTheCredentials(t 
 		if err != nil {
 			t.Fatalf("connect with Elasticsearch down: %v", err)
 		}
+		// /readyz says so, and a probe that excludes the read side (the Kubernetes
+		// manifest's, for the processes that serve writes too) still finds the rest ready.
+		h := d.checker(true)
+		if rep := h.Run(context.Background()); rep.Ready || rep.Checks["elasticsearch"].Status != "down" {
+			t.Errorf("with Elasticsearch down: %+v, want not ready, elasticsearch down", rep)
+		}
+		if rep := h.Run(context.Background(), "elasticsearch"); !rep.Ready {
+			t.Errorf("Elasticsearch excluded: %+v, want ready on the real Postgres and Kafka", rep)
+		}
 		d.close()
 		if !strings.Contains(logs.String(), "elasticsearch is not available") {
 			t.Errorf("no warning logged:\n%s", logs.String())
